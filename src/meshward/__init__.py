@@ -1,0 +1,3 @@
+"""meshward: keeps an organisation's microservices secure as a whole."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""The bundled Acme demo organisation: a Backstage catalog plus builds, application versions
+and deployment history. Later capabilities (SBOMs, advisories, surveys, scans) add their own
+files beside these and one step each to ``load_demo``."""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from meshward.services import catalog
+from meshward.services.catalog_import import import_catalog
+
+DEMO = files("meshward.demo")
+
+
+def _estate() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DEMO.joinpath("estate.yaml").read_text("utf-8"))
+    return data
+
+
+def load_demo(session: Session) -> str:
+    """Load (or refresh) the demo; loading it twice changes nothing the second time."""
+    with as_file(DEMO.joinpath("catalog")) as catalog_dir:
+        report = import_catalog(session, [Path(catalog_dir) / "all.yaml"])
+    estate = _estate()
+    new_versions = 0
+    for component, builds in estate["component_versions"].items():
+        for b in builds:
+            _, changed = catalog.add_component_version(
+                session,
+                component,
+                str(b["version"]),
+                image=b.get("image"),
+                commit=b.get("commit"),
+                created_at=catalog.parse_time(str(b["created"])),
+            )
+            new_versions += changed
+    new_app_versions = 0
+    for application, versions in estate["application_versions"].items():
+        for v in versions:
+            existing = {r["version"] for r in catalog.list_app_versions(session, application)}
+            if str(v["version"]) in existing:
+                continue
+            catalog.create_app_version(
+                session,
+                application,
+                {c: str(ver) for c, ver in v["set"].items()},
+                label=str(v["version"]),
+                note=v.get("note"),
+                created_at=catalog.parse_time(str(v["at"])),
+            )
+            new_app_versions += 1
+    new_deployments = 0
+    for d in estate["deployments"]:
+        _, changed = catalog.record_deployment(
+            session, d["env"], d["component"], str(d["version"]), catalog.parse_time(str(d["at"]))
+        )
+        new_deployments += changed
+    created = sum(report.created.values())
+    return (
+        f"demo organisation: {created} catalog entities created, {report.unchanged} unchanged; "
+        f"{new_versions} component versions, {new_app_versions} application versions, "
+        f"{new_deployments} deployments recorded"
+    )

@@ -1,0 +1,1 @@
+"""Version orderings and name rules, one module per package ecosystem."""

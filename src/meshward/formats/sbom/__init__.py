@@ -1,0 +1,1 @@
+"""SBOM formats in (CycloneDX, SPDX) and out (CycloneDX, VEX)."""

@@ -1,0 +1,205 @@
+"""The store: SQLAlchemy 2 typed mappings of the domain model (see DESIGN.md, "the nouns").
+
+Links between catalog entities (ownership, "part of", "provides API", "consumes API",
+"depends on") live in one table, ``relations``, keyed by entity reference strings such as
+``component:default/cart``. A reference to an entity not imported yet is simply a key with no
+row behind it: it resolves by itself when that entity arrives, as in Backstage.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from meshward.store.types import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Domain(Base):
+    """A node of the domain tree; ``path`` is the dotted path from the root (``acme.payments``)."""
+
+    __tablename__ = "domains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id", ondelete="SET NULL"))
+    title: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(300))
+
+
+class Entity(Base):
+    """Every catalog entity as imported (Backstage documents, also Group, User, Resource)."""
+
+    __tablename__ = "entities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    namespace: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str | None] = mapped_column(String(1000))
+    digest: Mapped[str] = mapped_column(String(64))
+    """sha256 of the entity's normalised content: re-importing the same content is a no-op."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Relation(Base):
+    __tablename__ = "relations"
+    __table_args__ = (
+        UniqueConstraint("source_key", "type", "target_key"),
+        Index("ix_relations_target", "target_key", "type"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(40))
+    target_key: Mapped[str] = mapped_column(String(300))
+
+
+class Component(Base):
+    __tablename__ = "components"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(40), default="service")
+    """service, website, library, job (others kept as written)."""
+    title: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    lifecycle: Mapped[str | None] = mapped_column(String(40))
+    repository: Mapped[str | None] = mapped_column(String(1000))
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    annotations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    domain_id: Mapped[int | None] = mapped_column(
+        ForeignKey("domains.id", ondelete="SET NULL"), index=True
+    )
+    application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applications.id", ondelete="SET NULL"), index=True
+    )
+    versions: Mapped[list[ComponentVersion]] = relationship(back_populates="component")
+
+
+class ComponentVersion(Base):
+    __tablename__ = "component_versions"
+    __table_args__ = (UniqueConstraint("component_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(200))
+    image_ref: Mapped[str | None] = mapped_column(String(1000))
+    image_digest: Mapped[str | None] = mapped_column(String(200), index=True)
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    component: Mapped[Component] = relationship(back_populates="versions")
+
+
+class Api(Base):
+    __tablename__ = "apis"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    type: Mapped[str | None] = mapped_column(String(40))
+    lifecycle: Mapped[str | None] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """``{"text": ...}`` or an unresolved substitution such as ``{"$text": "https://..."}``."""
+
+
+class Application(Base):
+    """A logical application (Backstage System)."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    domain_id: Mapped[int | None] = mapped_column(
+        ForeignKey("domains.id", ondelete="SET NULL"), index=True
+    )
+
+
+class ApplicationVersion(Base):
+    """A set of component versions. Each new version is its base plus a recorded delta."""
+
+    __tablename__ = "application_versions"
+    __table_args__ = (UniqueConstraint("application_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(100))
+    seq: Mapped[int] = mapped_column()
+    """1, 2, 3 ... in order of creation; the latest version has the highest."""
+    base_id: Mapped[int | None] = mapped_column(
+        ForeignKey("application_versions.id", ondelete="SET NULL")
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApplicationVersionMember(Base):
+    __tablename__ = "application_version_members"
+    __table_args__ = (UniqueConstraint("application_version_id", "component_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_version_id: Mapped[int] = mapped_column(
+        ForeignKey("application_versions.id", ondelete="CASCADE")
+    )
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"))
+    component_version_id: Mapped[int] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ApplicationVersionChange(Base):
+    """The delta from the base version: ``added``, ``replaced`` or ``removed``."""
+
+    __tablename__ = "application_version_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_version_id: Mapped[int] = mapped_column(
+        ForeignKey("application_versions.id", ondelete="CASCADE"), index=True
+    )
+    change: Mapped[str] = mapped_column(String(20))
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"))
+    from_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="SET NULL")
+    )
+    to_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="SET NULL")
+    )
+
+
+class Environment(Base):
+    __tablename__ = "environments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    production: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Deployment(Base):
+    """Component version ``component_version_id`` ran in ``environment_id`` over
+    [started_at, ended_at). Intervals of one component in one environment never overlap."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        Index("ix_deployments_env_component", "environment_id", "component_id", "started_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"))
+    component_version_id: Mapped[int] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,82 @@
+"""Shared fixtures. ``shared_data`` points at ../shared/data and skips cleanly without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
+
+
+# ---------------------------------------------------------------- databases
+#
+# The suite runs on SQLite by default and on PostgreSQL when MESHWARD_TEST_DATABASE_URL is set
+# (``.ci/run`` does both). SQLite: one migrated template file, copied for each test.
+# PostgreSQL: one migrated schema per run, emptied with TRUNCATE before each test.
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from meshward.store.db import Store, make_engine, resolve_database_url, upgrade  # noqa: E402
+from meshward.store.models import Base  # noqa: E402
+
+PG_URL = os.environ.get("MESHWARD_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if PG_URL:
+        engine = make_engine(resolve_database_url(PG_URL))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        upgrade(engine)
+        engine.dispose()
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture
+def db_url(_template_db: str, tmp_path: Path) -> str:
+    """A migrated, empty database for this test."""
+    if PG_URL:
+        engine = make_engine(resolve_database_url(PG_URL))
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return PG_URL
+    target = tmp_path / "meshward.db"
+    shutil.copyfile(_template_db, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def session(store: Store) -> Iterator[Session]:
+    with store.session() as s:
+        yield s
