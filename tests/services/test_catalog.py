@@ -32,7 +32,9 @@ def test_component_version_is_idempotent_and_fills_in(shop: Session) -> None:
         shop, "cart", "1.0", image="reg/cart:1.0@sha256:abc", commit="deadbeef"
     )
     assert changed and cv.image_digest == "sha256:abc" and cv.git_commit == "deadbeef"
-    _, changed = catalog.add_component_version(shop, "component:default/cart", "1.0", commit="deadbeef")
+    _, changed = catalog.add_component_version(
+        shop, "component:default/cart", "1.0", commit="deadbeef"
+    )
     assert not changed
 
 
@@ -64,7 +66,10 @@ def test_application_versions_record_base_plus_delta(shop: Session) -> None:
     assert [(c.change, c.component) for c in v3.changes] == [("removed", "checkout")]
     # old versions stay readable, unchanged
     again = catalog.get_app_version(shop, "shop", "1")
-    assert [(m.component, m.version) for m in again.members] == [("cart", "1.0"), ("checkout", "1.0")]
+    assert [(m.component, m.version) for m in again.members] == [
+        ("cart", "1.0"),
+        ("checkout", "1.0"),
+    ]
     assert catalog.get_app_version(shop, "shop").version == "2026.10"
     assert [r["version"] for r in catalog.list_app_versions(shop, "shop")] == ["1", "2", "2026.10"]
 
@@ -90,8 +95,7 @@ def test_what_ran_in_prod_at_time_t_across_redeploys(shop: Session) -> None:
 
     def at(day: int, hour: int = 12) -> dict[str, str]:
         return {
-            d.component: d.version
-            for d in catalog.list_deployments(shop, "prod", at=t(day, hour))
+            d.component: d.version for d in catalog.list_deployments(shop, "prod", at=t(day, hour))
         }
 
     assert at(1, 11) == {}

@@ -10,11 +10,11 @@ from typing import Any
 import typer
 from rich.table import Table
 from rich.tree import Tree
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from meshward import __version__
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
+from meshward.cli.sbom import sbom_app
 from meshward.errors import MeshwardError
 from meshward.services import catalog
 from meshward.services.catalog_import import import_catalog
@@ -40,6 +40,7 @@ component_app.add_typer(component_version_app, name="version")
 app.add_typer(app_app, name="app")
 app_app.add_typer(app_version_app, name="version")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(sbom_app, name="sbom")
 
 
 @app.callback()
@@ -104,8 +105,7 @@ def catalog_import(
     created = ", ".join(f"{n} {k}" for k, n in sorted(report.created.items())) or "nothing"
     updated = ", ".join(f"{n} {k}" for k, n in sorted(report.updated.items())) or "nothing"
     console.print(
-        f"{report.files} files: created {created}; updated {updated}; "
-        f"{report.unchanged} unchanged"
+        f"{report.files} files: created {created}; updated {updated}; {report.unchanged} unchanged"
     )
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False)
@@ -130,7 +130,9 @@ def catalog_tree(json: bool = JsonOption) -> None:
             node.add(f"{c['name']} [dim]({c['kind']}, {c['lifecycle'] or '-'})[/dim]")
 
     def add_domain(node: Tree, d: dict[str, Any]) -> None:
-        dn = node.add(f"[magenta]domain[/magenta] [b]{d['path']}[/b]  [dim]{d['owner'] or ''}[/dim]")
+        dn = node.add(
+            f"[magenta]domain[/magenta] [b]{d['path']}[/b]  [dim]{d['owner'] or ''}[/dim]"
+        )
         for sub in d["domains"]:
             add_domain(dn, sub)
         add_apps_and_components(dn, d)

@@ -29,7 +29,7 @@ class Ecosystem(ABC):
 
     def compare(self, a: str, b: str) -> int:
         ka, kb = self.sort_key(a), self.sort_key(b)
-        return (ka > kb) - (ka < kb)
+        return int(ka > kb) - int(ka < kb)
 
     def normalize_name(self, name: str) -> str:
         """The package name as the ecosystem compares names (PEP 503 for PyPI, ...)."""

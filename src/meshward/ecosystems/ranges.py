@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from meshward.ecosystems.base import Ecosystem, InvalidVersion
+from meshward.ecosystems.base import Ecosystem
 
 ORDERED_RANGE_TYPES = frozenset({"SEMVER", "ECOSYSTEM"})
 """Range types whose bounds are package versions. ``GIT`` bounds are commits: they need the
@@ -83,6 +83,9 @@ class Evaluation:
 
 _ZERO = "0"
 
+# ``Ecosystem.sort_key`` raises ``InvalidVersion``, a ``ValueError``; catching the base class
+# also covers an ordering module that lets its parser's own ValueError through.
+
 
 @dataclass(frozen=True, slots=True)
 class _Event:
@@ -134,9 +137,13 @@ class CompiledAffected:
         for listed in affected.versions:
             try:
                 listed_keys.append(ecosystem.sort_key(listed))
-            except InvalidVersion:
+            except ValueError:
                 continue  # still matched by string equality
-        self._listed_keys = listed_keys
+        self._listed_keys: frozenset[Any] | list[Any]
+        try:
+            self._listed_keys = frozenset(listed_keys)
+        except TypeError:  # an ecosystem with unhashable keys: compare one by one
+            self._listed_keys = listed_keys
         problems: list[str] = []
         ranges: list[_CompiledRange] = []
         fixes: list[tuple[Any, str]] = []
@@ -159,11 +166,9 @@ class CompiledAffected:
         invalid: str | None = None
         try:
             key = self._ecosystem.sort_key(version)
-        except InvalidVersion as exc:
+        except ValueError as exc:
             invalid = str(exc) or "cannot be ordered"
-        if version in self._listed or (
-            invalid is None and any(key == listed for listed in self._listed_keys)
-        ):
+        if version in self._listed or (invalid is None and self._is_listed_key(key)):
             return Evaluation(True, Verdict.LISTED, f"{version} is listed", self.problems)
         if invalid is not None:
             return Evaluation(
@@ -174,15 +179,21 @@ class CompiledAffected:
             )
         return self.evaluate_key(key, version)
 
+    def _is_listed_key(self, key: Any) -> bool:
+        if not self._listed_keys:
+            return False
+        try:
+            return key in self._listed_keys
+        except TypeError:
+            return any(key == listed for listed in self._listed_keys)
+
     def evaluate_key(self, key: Any, version: str) -> Evaluation:
         """Ranges only (the ``versions`` list is not consulted): for callers that already hold
         the installed version's sort key."""
         for compiled in self.ranges:
             if compiled.contains(key):
                 return Evaluation(True, Verdict.IN_RANGE, compiled.describe(), self.problems)
-        return Evaluation(
-            False, Verdict.NOT_AFFECTED, f"{version} is in no range or list", self.problems
-        )
+        return Evaluation(False, Verdict.NOT_AFFECTED, f"{version} is in no range", self.problems)
 
 
 def _compile_range(
@@ -202,7 +213,7 @@ def _compile_range(
             continue
         try:
             key = ecosystem.sort_key(event.version)
-        except InvalidVersion as exc:
+        except ValueError as exc:
             problems.append(
                 f"range {index}: {event.kind} {event.version!r} is not a valid "
                 f"{ecosystem.name} version ({exc}); range skipped"
@@ -252,7 +263,7 @@ def smallest_fix(
         return None
     try:
         key = ecosystem.sort_key(version)
-    except InvalidVersion:
+    except ValueError:
         return None
     candidates = sorted(
         ((fix_key, fix) for c in compiled for fix_key, fix in c.fixes if fix_key > key),

@@ -27,7 +27,9 @@ What it does, and why it does it that way:
   ``v1beta1``; the kinds Component, API, Resource, System, Domain, Group, User and Location
   (matched case-insensitively, normalised to that spelling, with a warning when written
   otherwise); ``Template`` skipped with a warning; any other kind an error (or a warning with
-  ``unknown_kinds="warn"``); entity names 1-63 characters, ``[A-Za-z0-9]`` at both ends and
+  ``unknown_kinds="warn"``, or kept with ``unknown_kinds="keep"``: then only the envelope and
+  metadata are checked, ``kind`` is as written, ``spec`` as written and there are no relations);
+  entity names 1-63 characters, ``[A-Za-z0-9]`` at both ends and
   ``[-_.A-Za-z0-9]`` between; namespaces DNS labels (``[a-z0-9]`` runs joined by ``-``, at most
   63: Backstage's rule, stricter than the name rule); label and annotation keys
   ``[dns-subdomain/]name``; label values empty or a valid name; annotation values strings; tags
@@ -36,10 +38,11 @@ What it does, and why it does it that way:
   instead of ``definition``, as in Backstage's own schemas).
 * **Relations.** ``Entity.relations`` holds the outgoing relations that Backstage's
   ``BuiltinKindsEntityProcessor`` emits, with the same default kinds and the entity's own
-  namespace as default namespace (see ``RELATION_RULES``). Two names differ from Backstage, on
-  purpose, so that ``partOf`` always means "belongs to a system or domain":
-  ``spec.subcomponentOf`` gives ``subcomponentOf`` and ``spec.subdomainOf`` gives ``subdomainOf``
-  (Backstage calls both ``partOf``). ``dependsOn`` / ``dependencyOf`` have no default kind: a
+  namespace as default namespace (see ``RELATION_RULES``). One name differs from Backstage, on
+  purpose, so that ``partOf`` never points at a component: ``spec.subcomponentOf`` gives
+  ``subcomponentOf`` (Backstage calls it ``partOf``). ``partOf`` comes from ``spec.system``
+  (Component, API, Resource), ``spec.domain`` (System) and ``spec.subdomainOf`` (Domain, target a
+  parent domain), as in Backstage. ``dependsOn`` / ``dependencyOf`` have no default kind: a
   target without ``kind:`` is an error, as in Backstage. A target of an unexpected kind (a
   Component in ``consumesApis``) is kept, as Backstage keeps it, with a warning.
 * **Errors.** All problems of all files are collected; if there is any, ``read_catalog`` raises
@@ -49,8 +52,12 @@ What it does, and why it does it that way:
   entity is named, else ``'<kind>:<namespace>/<name> field <path>'``. Documents are numbered from 1.
   The same entity (kind, namespace and name compared case-insensitively) twice is an error
   naming both places.
-* **Hostile YAML.** Files larger than ``Limits.max_bytes`` are refused before reading; nesting
-  deeper than ``Limits.max_depth`` is refused; anchors and aliases are allowed (merge keys are
+* **Hostile YAML.** Only PyYAML's ``SafeConstructor`` builds objects, from libyaml's parser
+  when available. Files larger than ``Limits.max_bytes`` are refused before reading. Nesting
+  deeper than ``Limits.max_depth`` is refused while composing, which is done in Python on
+  purpose: libyaml's C composer (``CSafeLoader``) recurses and crashed the interpreter on
+  100,000 nested brackets. The price is speed: about 0.5 ms per small entity (2.4 s for 5,000
+  in one file), twice plain ``CSafeLoader``. Anchors and aliases are allowed (merge keys are
   common) but a document whose aliases expand to more than ``MAX_ALIAS_EXPANSION`` extra nodes
   (billion laughs) or refer to themselves is refused before any Python object is built. Scalars
   are resolved closer to YAML 1.2, as Backstage's parser does: ``yes``/``no``/``on``/``off`` stay
@@ -70,7 +77,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from meshward.errors import InputError
 from meshward.limits import DEFAULT_LIMITS, Limits
@@ -92,7 +106,18 @@ __all__ = [
 ]
 
 API_VERSIONS = frozenset({"backstage.io/v1alpha1", "backstage.io/v1beta1"})
-KINDS = ("Component", "API", "Resource", "System", "Domain", "Group", "User", "Location")
+KINDS = (
+    "Component",
+    "API",
+    "Resource",
+    "System",
+    "Domain",
+    "Group",
+    "User",
+    "Location",
+    "Environment",
+)
+"""Core kinds, plus ``Environment`` (Backstage's newer kind for SDLC environments)."""
 _CANONICAL_KIND = {kind.lower(): kind for kind in KINDS}
 PLACEHOLDER_KEYS = frozenset({"$text", "$json", "$yaml"})
 MAX_ALIAS_EXPANSION = 100_000
@@ -217,7 +242,7 @@ RELATION_RULES: dict[str, tuple[RelationRule, ...]] = {
     "System": (_OWNER, RelationRule("domain", "partOf", "domain", False, frozenset({"domain"}))),
     "Domain": (
         _OWNER,
-        RelationRule("subdomainOf", "subdomainOf", "domain", False, frozenset({"domain"})),
+        RelationRule("subdomainOf", "partOf", "domain", False, frozenset({"domain"})),
     ),
     "Group": (
         RelationRule("parent", "childOf", "group", False, frozenset({"group"})),
@@ -226,6 +251,7 @@ RELATION_RULES: dict[str, tuple[RelationRule, ...]] = {
     ),
     "User": (RelationRule("memberOf", "memberOf", "group", True, frozenset({"group"})),),
     "Location": (),
+    "Environment": (),
 }
 """Per kind, the spec fields that hold entity references and the relation each gives."""
 
@@ -238,6 +264,7 @@ REQUIRED_SPEC: dict[str, tuple[str, ...]] = {
     "Group": ("type",),  # plus children (a list, may be empty)
     "User": (),
     "Location": (),  # plus target or targets
+    "Environment": (),
 }
 """Per kind, the spec fields that must be non-empty strings."""
 
@@ -360,16 +387,90 @@ _NON_JSON_TAGS = frozenset(
         _TIMESTAMP_TAG,
     }
 )
-_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_C_PARSER: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
+"""libyaml's event parser when present. Its composer is *not* used: it recurses in C and
+crashes the interpreter on a few hundred thousand nested brackets, so nodes are composed in
+Python by ``_DepthComposer``, which stops at ``Limits.max_depth``."""
+
+
+class _NodeProblem(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+    @classmethod
+    def at(cls, node: Node, message: str) -> _NodeProblem:
+        return cls(node.start_mark.line + 1, message)
+
+
+class _DepthComposer(Composer):
+    """PyYAML's composer, refusing nesting deeper than ``max_depth`` before it recurses."""
+
+    max_depth = DEFAULT_LIMITS.max_depth
+    _depth = 0
+
+    saw_alias = False
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            event = self.peek_event()  # type: ignore[attr-defined]
+            if self._depth > self.max_depth:
+                raise _NodeProblem(
+                    event.start_mark.line + 1, f"nesting deeper than {self.max_depth} levels"
+                )
+            if isinstance(event, AliasEvent):
+                self.saw_alias = True
+            node: Node | None = super().compose_node(parent, index)
+            if node is not None and node.tag in _NON_JSON_TAGS:
+                raise _NodeProblem.at(node, f"the YAML type {node.tag} has no JSON equivalent")
+            return node
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: Any) -> MappingNode:
+        node: MappingNode = super().compose_mapping_node(anchor)
+        keys: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in keys:
+                    raise _NodeProblem.at(key_node, f"duplicate key {key_node.value!r}")
+                keys.add(key_node.value)
+        return node
+
+
+def _init_c_loader(self: Any, stream: str) -> None:
+    _C_PARSER.__init__(self, stream)
+    _DepthComposer.__init__(self)
+    SafeConstructor.__init__(self)
+    Resolver.__init__(self)
+
+
+def _init_py_loader(self: Any, stream: str) -> None:
+    Reader.__init__(self, stream)
+    Scanner.__init__(self)
+    Parser.__init__(self)
+    _DepthComposer.__init__(self)
+    SafeConstructor.__init__(self)
+    Resolver.__init__(self)
 
 
 def _make_loader() -> Any:
+    """A safe loader (libyaml events when available) resolving scalars closer to YAML 1.2."""
     replaced = {_BOOL_TAG, _INT_TAG, _TIMESTAMP_TAG}
     resolvers = {
         first: [(tag, rx) for tag, rx in entries if tag not in replaced]
-        for first, entries in _BASE_LOADER.yaml_implicit_resolvers.items()
+        for first, entries in Resolver.yaml_implicit_resolvers.items()
     }
-    loader: Any = type("_CatalogLoader", (_BASE_LOADER,), {"yaml_implicit_resolvers": resolvers})
+    namespace: dict[str, Any] = {"yaml_implicit_resolvers": resolvers}
+    if _C_PARSER is not None:
+        bases: tuple[type, ...] = (_DepthComposer, _C_PARSER, SafeConstructor, Resolver)
+        namespace["__init__"] = _init_c_loader
+    else:
+        bases = (Reader, Scanner, Parser, _DepthComposer, SafeConstructor, Resolver)
+        namespace["__init__"] = _init_py_loader
+    loader: Any = type("_CatalogLoader", bases, namespace)
     loader.add_implicit_resolver(
         _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
     )
@@ -386,15 +487,9 @@ def _make_loader() -> Any:
 _CatalogLoader: Any = _make_loader()
 
 
-class _NodeProblem(Exception):
-    def __init__(self, node: Node, message: str) -> None:
-        super().__init__(message)
-        self.line = node.start_mark.line + 1
-        self.message = message
-
-
 class _NodeCheck:
-    """Walks a composed document once (aliases memoised) before anything is constructed."""
+    """Walks a composed document that uses aliases once (aliases memoised) before anything is
+    constructed: how many nodes would the aliases expand to, and how deep."""
 
     def __init__(self, max_depth: int) -> None:
         self.max_depth = max_depth
@@ -409,26 +504,19 @@ class _NodeCheck:
     def _walk(self, node: Node, depth: int) -> tuple[int, int]:
         key = id(node)
         if key in self.on_path:
-            raise _NodeProblem(node, "an alias refers to the node that contains it")
+            raise _NodeProblem.at(node, "an alias refers to the node that contains it")
         known = self.seen.get(key)
         if known is not None:
             if depth - 1 + known[1] > self.max_depth:
-                raise _NodeProblem(node, f"nesting deeper than {self.max_depth} levels")
+                raise _NodeProblem.at(node, f"nesting deeper than {self.max_depth} levels")
             return known
         if depth > self.max_depth:
-            raise _NodeProblem(node, f"nesting deeper than {self.max_depth} levels")
-        if node.tag in _NON_JSON_TAGS:
-            raise _NodeProblem(node, f"the YAML type {node.tag} has no JSON equivalent")
+            raise _NodeProblem.at(node, f"nesting deeper than {self.max_depth} levels")
         self.on_path.add(key)
         size, height = 1, 1
         children: list[Node] = []
         if isinstance(node, MappingNode):
-            keys: set[str] = set()
             for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                    if key_node.value in keys:
-                        raise _NodeProblem(key_node, f"duplicate key {key_node.value!r}")
-                    keys.add(key_node.value)
                 children += (key_node, value_node)
         elif isinstance(node, SequenceNode):
             children = list(node.value)
@@ -445,16 +533,21 @@ def _load_documents(text: str, source: str, limits: Limits) -> list[tuple[int, A
     """All documents of a file as (number from 1, value), raising InputError on any problem."""
     documents: list[tuple[int, Any]] = []
     loader = _CatalogLoader(text)
+    loader.max_depth = limits.max_depth
     try:
         number = 0
         while loader.check_node():
+            loader.saw_alias = False
             node = loader.get_node()
             number += 1
             if node is None:
                 continue
-            expanded, distinct = _NodeCheck(limits.max_depth).run(node)
+            if loader.saw_alias:
+                expanded, distinct = _NodeCheck(limits.max_depth).run(node)
+            else:
+                expanded = distinct = 0
             if expanded - distinct > MAX_ALIAS_EXPANSION:
-                raise _NodeProblem(
+                raise _NodeProblem.at(
                     node,
                     f"aliases expand document {number} by {expanded - distinct} nodes "
                     f"(more than {MAX_ALIAS_EXPANSION}): refused as an alias bomb",
@@ -491,7 +584,7 @@ class _CatalogReader:
     def __init__(
         self,
         limits: Limits,
-        unknown_kinds: Literal["error", "warn"],
+        unknown_kinds: Literal["error", "warn", "keep"],
         confine: bool,
     ) -> None:
         self.limits = limits
@@ -631,6 +724,8 @@ class _CatalogReader:
 
     def entity_from_document(self, document: Any, source: str, number: int) -> Entity | None:
         doc_place = f"document {number}"
+        if document is None:  # an empty document
+            return None
         if not isinstance(document, dict):
             self.errors.append(
                 InputError(source, doc_place, "not a mapping, so not a catalog entity")
@@ -647,6 +742,13 @@ class _CatalogReader:
             self.warn(source, doc_place, "a scaffolder Template: ignored")
             return None
         kind = _CANONICAL_KIND.get(raw_kind.lower())
+        if kind is None and self.unknown_kinds == "keep":
+            if not _KIND_RE.match(raw_kind) or len(raw_kind) > 63:
+                self.errors.append(
+                    InputError(source, f"{doc_place} field kind", f"invalid kind {raw_kind!r}")
+                )
+                return None
+            return _EntityBuilder(self, raw_kind, document, source, doc_place).build()
         if kind is None:
             message = f"kind {raw_kind!r} is not a core Backstage kind ({', '.join(KINDS)})"
             if self.unknown_kinds == "warn":
@@ -735,7 +837,9 @@ class _EntityBuilder:
         self.place = str(ref)
 
         api_version = doc.get("apiVersion")
-        if api_version not in API_VERSIONS:
+        if self.kind not in _CANONICAL_KIND.values():  # a kept non-core kind: any apiVersion
+            self.string(api_version, "apiVersion", required=True)
+        elif api_version not in API_VERSIONS:
             self.error(
                 "apiVersion", f"{api_version!r} is not one of {', '.join(sorted(API_VERSIONS))}"
             )
@@ -844,7 +948,7 @@ class _EntityBuilder:
         return links
 
     def check_spec(self, spec: dict[str, Any]) -> None:
-        for name in REQUIRED_SPEC[self.kind]:
+        for name in REQUIRED_SPEC.get(self.kind, ()):
             self.string(spec.get(name), f"spec.{name}", required=True)
         if self.kind == "API":
             if spec.get("type") in _API_TYPES_WITH_REMOTES:
@@ -886,7 +990,7 @@ class _EntityBuilder:
 
     def relations(self, spec: dict[str, Any], namespace: str) -> list[tuple[str, EntityRef]]:
         relations: list[tuple[str, EntityRef]] = []
-        for rule in RELATION_RULES[self.kind]:
+        for rule in RELATION_RULES.get(self.kind, ()):
             value = spec.get(rule.field)
             if value is None:
                 continue
@@ -928,14 +1032,16 @@ def read_catalog(
     paths: Iterable[Path | str],
     *,
     limits: Limits = DEFAULT_LIMITS,
-    unknown_kinds: Literal["error", "warn"] = "error",
+    unknown_kinds: Literal["error", "warn", "keep"] = "error",
     confine: bool = True,
 ) -> CatalogRead:
     """Read Backstage descriptor files and directories, following local Location targets.
 
     Raises ``CatalogErrors`` (an ``InputError``) listing every problem if there is any.
     ``unknown_kinds="warn"`` skips entities of non-core kinds (e.g. ``Environment``) with a
-    warning instead. ``confine=False`` lets Location targets leave the given directories.
+    warning instead; ``"keep"`` returns them too, with envelope and metadata checked, their spec
+    as written and no relations. ``confine=False`` lets Location targets leave the given
+    directories.
     """
     reader = _CatalogReader(limits, unknown_kinds, confine)
     given = [Path(p) for p in paths]

@@ -306,9 +306,7 @@ def create_app_version(
     return app_version_view(session, app, av), True
 
 
-def app_version_view(
-    session: Session, app: Application, av: ApplicationVersion
-) -> AppVersionView:
+def app_version_view(session: Session, app: Application, av: ApplicationVersion) -> AppVersionView:
     base = session.get(ApplicationVersion, av.base_id) if av.base_id else None
     members = session.execute(
         select(Component.name, ComponentVersion.version, Component.key)
@@ -708,9 +706,9 @@ def show_entity(session: Session, ref: str) -> dict[str, Any]:
         .where(Relation.target_key == key)
         .order_by(Relation.type, Relation.source_key)
     ).all()
-    view["relations"] = [
-        {"type": t, "target": k, "resolved": k in known} for t, k in outgoing
-    ] + [{"type": INVERSE.get(t, f"{t} (from)"), "target": k, "resolved": True} for t, k in incoming]
+    view["relations"] = [{"type": t, "target": k, "resolved": k in known} for t, k in outgoing] + [
+        {"type": INVERSE.get(t, f"{t} (from)"), "target": k, "resolved": True} for t, k in incoming
+    ]
     if kind == "component":
         comp = session.scalars(select(Component).where(Component.key == key)).one()
         view["component"] = {
@@ -780,7 +778,7 @@ class ApiLinkView:
 
 
 def api_links(session: Session) -> list[ApiLinkView]:
-    """"Component A consumes the API that B provides": the runtime links of the estate."""
+    """ "Component A consumes the API that B provides": the runtime links of the estate."""
     consumes = Relation.__table__.alias("consumes")
     provides = Relation.__table__.alias("provides")
     rows = session.execute(

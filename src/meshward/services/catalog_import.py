@@ -326,7 +326,9 @@ def resolve_links(session: Session) -> None:
             else domain_id
         )
         if (want_app, want_domain) != (app_id, domain_id):
-            comp_updates.append({"id": comp_id, "application_id": want_app, "domain_id": want_domain})
+            comp_updates.append(
+                {"id": comp_id, "application_id": want_app, "domain_id": want_domain}
+            )
     if comp_updates:
         session.execute(update(Component), comp_updates)
     session.flush()

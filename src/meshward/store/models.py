@@ -203,3 +203,90 @@ class Deployment(Base):
     )
     started_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+# ---------------------------------------------------------------- SBOMs
+
+
+class SbomDocument(Base):
+    """One uploaded bill of materials. A component version has at most one current document;
+    replaced ones stay as history (``current`` false) with their occurrences."""
+
+    __tablename__ = "sbom_documents"
+    __table_args__ = (Index("ix_sbom_documents_cv_current", "component_version_id", "current"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_version_id: Mapped[int] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="CASCADE")
+    )
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    """sha256 of the uploaded bytes: the same file again is a no-op."""
+    format: Mapped[str] = mapped_column(String(20))
+    spec_version: Mapped[str] = mapped_column(String(20))
+    encoding: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(1000))
+    name: Mapped[str | None] = mapped_column(String(500))
+    serial: Mapped[str | None] = mapped_column(String(200))
+    created: Mapped[str | None] = mapped_column(String(40))
+    tools: Mapped[list[str]] = mapped_column(default=list)
+    package_count: Mapped[int] = mapped_column(default=0)
+    unmatchable_count: Mapped[int] = mapped_column(default=0)
+    current: Mapped[bool] = mapped_column(default=True)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Package(Base):
+    """A distinct package version, by canonical purl. Matching evaluates each one once."""
+
+    __tablename__ = "packages"
+    __table_args__ = (Index("ix_packages_ecosystem_name", "ecosystem", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purl: Mapped[str] = mapped_column(String(2000), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    ecosystem: Mapped[str | None] = mapped_column(String(40))
+    """OSV ecosystem name (``PyPI``, ``Debian`` ...), None when no ecosystem applies."""
+    name: Mapped[str] = mapped_column(String(500))
+    """The name as the ecosystem's advisories spell it, normalised (``group:artifact`` for
+    Maven, PEP 503 for PyPI ...)."""
+    version: Mapped[str | None] = mapped_column(String(200))
+
+
+class Occurrence(Base):
+    """A package's presence in one SBOM document of a component version."""
+
+    __tablename__ = "occurrences"
+    __table_args__ = (Index("ix_occurrences_cv_package", "component_version_id", "package_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("sbom_documents.id", ondelete="CASCADE"), index=True
+    )
+    component_version_id: Mapped[int] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="CASCADE")
+    )
+    package_id: Mapped[int | None] = mapped_column(
+        ForeignKey("packages.id", ondelete="SET NULL"), index=True
+    )
+    ref: Mapped[str] = mapped_column(String(1000))
+    name: Mapped[str] = mapped_column(String(500))
+    version: Mapped[str | None] = mapped_column(String(200))
+    purl: Mapped[str | None] = mapped_column(String(2000))
+    cpe: Mapped[str | None] = mapped_column(String(1000))
+    licenses: Mapped[list[str]] = mapped_column(default=list)
+    hashes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scope: Mapped[str | None] = mapped_column(String(20))
+    supplier: Mapped[str | None] = mapped_column(String(500))
+    type: Mapped[str | None] = mapped_column(String(40))
+    dependency: Mapped[str] = mapped_column(String(12))
+    """``root`` (the described subject), ``direct``, ``transitive`` or ``unknown``."""
+    parent_ref: Mapped[str | None] = mapped_column(String(1000))
+
+
+class SbomDependency(Base):
+    """Edge of a document's dependency graph: ``from_ref`` depends on ``to_ref``."""
+
+    __tablename__ = "sbom_dependencies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("sbom_documents.id", ondelete="CASCADE"), index=True
+    )
+    from_ref: Mapped[str] = mapped_column(String(1000))
+    to_ref: Mapped[str] = mapped_column(String(1000))

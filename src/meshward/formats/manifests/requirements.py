@@ -27,7 +27,6 @@ from packaging.utils import (
 
 from meshward.errors import InputError
 from meshward.formats.manifests.interface import ManifestReader, ManifestResult
-from meshward.formats.sbom.interface import SbomPackage
 from meshward.formats.manifests.support import (
     PackageIndex,
     decode_text,
@@ -35,6 +34,7 @@ from meshward.formats.manifests.support import (
     new_package,
     resolve_sibling,
 )
+from meshward.formats.sbom.interface import SbomPackage
 from meshward.limits import DEFAULT_LIMITS, Limits
 
 _NAME_RE = re.compile(r"^(?:.*[-_.])?requirements(?:[-_.].*)?\.txt$", re.IGNORECASE)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import posixpath
+import re
+import tomllib
 from collections import deque
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from packageurl import PackageURL
 
@@ -131,9 +134,7 @@ def sri_hashes(integrity: str | None) -> dict[str, str]:
         if alg.lower() not in SRI_ALGORITHMS or not value:
             continue
         try:
-            hashes.setdefault(
-                normalize_hash_alg(alg), base64.b64decode(value, validate=True).hex()
-            )
+            hashes.setdefault(normalize_hash_alg(alg), base64.b64decode(value, validate=True).hex())
         except (binascii.Error, ValueError):
             continue
     return hashes
@@ -149,9 +150,7 @@ def stronger_scope(a: str | None, b: str | None) -> str | None:
     return a if SCOPE_RANK.get(a or "", 0) >= SCOPE_RANK.get(b or "", 0) else b
 
 
-def propagate_scopes(
-    direct: Mapping[str, str], edges: Iterable[tuple[str, str]]
-) -> dict[str, str]:
+def propagate_scopes(direct: Mapping[str, str], edges: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Scope of every package reachable from the direct ones: the strongest scope of any
     direct dependency it is reached from (runtime beats optional beats dev-only)."""
     children: dict[str, list[str]] = {}
@@ -198,3 +197,101 @@ class PackageIndex:
     @property
     def dependencies(self) -> list[tuple[str, str]]:
         return list(self.edges)
+
+
+def npm_package(
+    name: str,
+    version: str | None,
+    *,
+    scope: str | None = None,
+    hashes: dict[str, str] | None = None,
+) -> SbomPackage:
+    """An npm package; ``@scope/name`` becomes purl namespace ``@scope``."""
+    namespace, _, bare = name.rpartition("/") if name.startswith("@") else ("", "", name)
+    return new_package(
+        "npm",
+        bare,
+        version,
+        namespace or None,
+        display_name=name,
+        scope=scope,
+        hashes=hashes,
+        fallback_ref=f"npm:{name}@{version or ''}",
+    )
+
+
+def npm_alias(spec: str) -> tuple[str | None, str]:
+    """``npm:@babel/code-frame@7.0.0`` -> (``@babel/code-frame``, ``7.0.0``); else (None, spec)."""
+    if not spec.startswith("npm:"):
+        return None, spec
+    target = spec[4:]
+    at = target.rfind("@")
+    if at <= 0:
+        return target, ""
+    return target[:at], target[at + 1 :]
+
+
+def looks_like_npm_version(value: str) -> bool:
+    """A registry version (``1.2.3``, ``2.0.0-rc.1+build``), not a URL, path or git spec."""
+    return bool(value) and value[0].isdigit() and ":" not in value and "/" not in value
+
+
+def load_toml(data: bytes, source: str, limits: Limits) -> dict[str, Any]:
+    """A TOML document; InputError naming the line when it is not valid TOML."""
+    text = decode_text(data, source, limits)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        place = f"line {found.group(1)} column {found.group(2)}" if found else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise InputError(source, place, f"not valid TOML: {message}") from None
+    except RecursionError:
+        raise InputError(source, None, "nesting too deep") from None
+
+
+def parse_xml(data: bytes, source: str, limits: Limits) -> Any:
+    """An XML root element, parsed with defusedxml (no DTD, no entities, no external
+    references); InputError naming the line when malformed, hostile or nested too deep."""
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml.ElementTree as DefusedET
+    from defusedxml import DefusedXmlException
+
+    check_size(data, source, limits)
+    try:
+        root = DefusedET.fromstring(data, forbid_dtd=True)
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        message = re.sub(r": line \d+, column \d+$", "", str(exc))
+        raise InputError(
+            source, f"line {line} column {column}", f"not valid XML: {message}"
+        ) from None
+    except DefusedXmlException as exc:
+        raise InputError(source, None, f"refused XML: {exc}") from None
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limits.max_depth:
+            raise InputError(
+                source, f"<{local_name(element.tag)}>", f"nesting deeper than {limits.max_depth}"
+            )
+        stack.extend((child, depth + 1) for child in element)
+    return root
+
+
+def local_name(tag: Any) -> str:
+    """``{namespace}project`` -> ``project``; comments and PIs have no str tag."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def children(element: Any, name: str) -> list[Any]:
+    return [child for child in element if local_name(child.tag) == name]
+
+
+def child_text(element: Any, name: str) -> str | None:
+    for child in element:
+        if local_name(child.tag) == name:
+            return (child.text or "").strip() or None
+    return None

@@ -1,0 +1,93 @@
+"""``meshward sbom ...``: upload, show, export, from-manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from meshward.cli.common import JsonOption, console, emit_json, session_scope
+from meshward.errors import InputError
+from meshward.limits import Limits
+from meshward.services import sboms
+
+sbom_app = typer.Typer(help="SBOMs per component version.", no_args_is_help=True)
+
+
+def read_input(path: Path, limits: Limits) -> bytes:
+    """A file's bytes, refusing what is over the size limit before reading it all."""
+    if str(path) == "-":
+        import sys
+
+        data = sys.stdin.buffer.read(limits.max_bytes + 1)
+    else:
+        try:
+            if path.stat().st_size > limits.max_bytes:
+                raise InputError(str(path), None, f"larger than the {limits.max_bytes}-byte limit")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(str(path), None, exc.strerror or str(exc)) from exc
+    if len(data) > limits.max_bytes:
+        raise InputError(str(path), None, f"larger than the {limits.max_bytes}-byte limit")
+    return data
+
+
+@sbom_app.command("upload")
+def sbom_upload(
+    component: str,
+    version: str,
+    file: Path = typer.Argument(..., help="CycloneDX or SPDX document ('-' for stdin)."),
+    json: bool = JsonOption,
+) -> None:
+    """Attach an SBOM to COMPONENT VERSION (created if needed). Format and spec version come
+    from the content. The same file again is a no-op; another file replaces the current one
+    and keeps it in history."""
+    limits = Limits.from_env()
+    data = read_input(file, limits)
+    with session_scope() as session:
+        result = sboms.upload_sbom(session, component, version, data, str(file), limits)
+    if json:
+        emit_json(result.to_dict())
+        return
+    head = (
+        f"{result.component} {result.version}: "
+        f"{result.format} {result.spec_version} ({result.encoding})"
+    )
+    if not result.changed:
+        console.print(f"{head}: unchanged (same document already current)")
+        return
+    console.print(
+        f"{head}: {result.packages} packages, {result.direct} direct, "
+        f"{result.transitive} transitive"
+        + (f", replaced document {result.replaced_document}" if result.replaced_document else "")
+    )
+    if result.unmatchable:
+        console.print(
+            f"[yellow]{result.unmatchable} packages have no purl: kept, but they cannot be "
+            "matched against advisories[/yellow]"
+        )
+
+
+@sbom_app.command("show")
+def sbom_show(component: str, version: str, json: bool = JsonOption) -> None:
+    """The packages of a component version's current SBOM."""
+    with session_scope() as session:
+        view = sboms.show_sbom(session, component, version)
+    if json:
+        emit_json(view.to_dict())
+        return
+    console.print(
+        f"[b]{view.component} {view.version}[/b]: {view.format} {view.spec_version} "
+        f"({view.encoding}), {len(view.packages)} packages, {view.unmatchable} without purl"
+    )
+    table = Table("purl", "name", "version", "dependency", "licences")
+    for p in view.packages:
+        table.add_row(
+            p["purl"] or "[yellow](no purl)[/]",
+            p["name"],
+            p["version"] or "",
+            p["dependency"],
+            ", ".join(p["licenses"]),
+        )
+    console.print(table)

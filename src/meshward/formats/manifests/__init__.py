@@ -1,0 +1,1 @@
+"""Lockfiles and build manifests in: an SBOM for teams that have no SBOM generator."""

@@ -1,0 +1,330 @@
+"""CycloneDX 1.2-1.7 in JSON.
+
+Strict about what we keep, lenient about the rest. These fail the document with an
+``InputError`` whose place is a JSON pointer (``/components/12/purl``): a field we read
+with the wrong JSON type, a component without a name, a malformed purl, a ``scope`` other
+than required/optional/excluded, a licence entry with both ``license`` and ``expression``
+or with neither (or a licence with no id, name or url), an empty or repeated ``bom-ref``,
+a dependency without ``ref``.
+
+Accepted although a schema validator would refuse them: unknown fields; enums that newer
+specs keep extending (component ``type``, hash ``alg``: kept as given, upper-cased);
+licence ids outside the SPDX list; free-form timestamps and serial numbers. A digest that
+is not hex of the right length is dropped from ``hashes`` rather than failing the document
+(real producers emit such hashes; we never match on a broken one). A licence given only
+as a URL keeps the URL. Ref and edge rules are in ``_cyclonedx``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from meshward.errors import InputError
+from meshward.formats.sbom._cyclonedx import (
+    SCOPES,
+    SUPPORTED_SPEC_VERSIONS,
+    DocumentBuilder,
+    tool_label,
+    unsupported_version,
+)
+from meshward.formats.sbom.common import (
+    gc_paused,
+    head_text,
+    load_json,
+    normalize_hash,
+    normalize_purl,
+    spdx_license_expression,
+)
+from meshward.formats.sbom.interface import SbomDocument, SbomPackage, SbomReader
+from meshward.limits import DEFAULT_LIMITS, Limits
+
+_BOM_FORMAT = re.compile(r'"bomFormat"\s*:\s*"CycloneDX"')
+_SCHEMA = re.compile(r'"\$schema"\s*:\s*"https?://cyclonedx\.org/schema/bom-1\.\d')
+
+
+def _wrong_type(source: str, place: str, what: str, expected: str) -> InputError:
+    return InputError(source, place, f"{what} must be {expected}")
+
+
+class CycloneDxJsonReader(SbomReader):
+    format = "CycloneDX"
+    encoding = "json"
+
+    def sniff(self, head: bytes) -> bool:
+        text = head_text(head)
+        if not text.startswith("{"):
+            return False
+        return bool(_BOM_FORMAT.search(text) or _SCHEMA.search(text))
+
+    def read(self, data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> SbomDocument:
+        try:
+            with gc_paused():
+                return _read(data, source, limits)
+        except InputError:
+            raise
+        except Exception as exc:  # a reader raises InputError only
+            raise InputError(
+                source, None, f"could not read CycloneDX JSON: {type(exc).__name__}: {exc}"
+            ) from None
+
+
+def _read(data: bytes, source: str, limits: Limits) -> SbomDocument:
+    root = load_json(data, source, limits)
+    if type(root) is not dict:
+        raise InputError(source, None, "not a CycloneDX document: the top level is not an object")
+    bom_format = root.get("bomFormat")
+    if bom_format != "CycloneDX":
+        raise InputError(
+            source,
+            "/bomFormat",
+            f"not a CycloneDX document: bomFormat is {bom_format!r}, expected 'CycloneDX'",
+        )
+    spec_version = root.get("specVersion")
+    if type(spec_version) is not str:
+        raise _wrong_type(source, "/specVersion", "specVersion", "a string such as '1.6'")
+    if spec_version not in SUPPORTED_SPEC_VERSIONS:
+        raise InputError(source, "/specVersion", unsupported_version(spec_version))
+
+    builder = DocumentBuilder(source)
+    name: str | None = None
+    created: str | None = None
+    tools: list[str] = []
+
+    metadata = root.get("metadata")
+    if metadata is not None:
+        if type(metadata) is not dict:
+            raise _wrong_type(source, "/metadata", "metadata", "an object")
+        timestamp = metadata.get("timestamp")
+        if timestamp is not None:
+            if type(timestamp) is not str:
+                raise _wrong_type(source, "/metadata/timestamp", "timestamp", "a string")
+            created = timestamp
+        tools = _tools(metadata.get("tools"))
+        subject = metadata.get("component")
+        if subject is not None:
+            builder.root_index = len(builder.packages)
+            _flatten([subject], "/metadata", builder, -1, single=True)
+            name = builder.packages[builder.root_index].name
+
+    components = root.get("components")
+    if components is not None:
+        if type(components) is not list:
+            raise _wrong_type(source, "/components", "components", "an array")
+        _flatten(components, "", builder, -1, single=False)
+
+    dependencies = root.get("dependencies")
+    if dependencies is not None:
+        if type(dependencies) is not list:
+            raise _wrong_type(source, "/dependencies", "dependencies", "an array")
+        _dependencies(dependencies, builder)
+
+    serial = root.get("serialNumber")
+    return builder.build(
+        spec_version=spec_version,
+        encoding="json",
+        name=name,
+        serial=serial if type(serial) is str else None,
+        created=created,
+        tools=tools,
+    )
+
+
+def _flatten(
+    components: list[Any], base: str, builder: DocumentBuilder, parent: int, *, single: bool
+) -> None:
+    """Pre-order walk with an explicit stack (depth is bounded by the limits, but an
+    operator may raise them)."""
+    # stack of (component, place, parent index), reversed so the first comes out first
+    if single:
+        stack = [(components[0], f"{base}/component", parent)]
+    else:
+        stack = [(c, f"{base}/components/{i}", parent) for i, c in enumerate(components)]
+        stack.reverse()
+    source = builder.source
+    while stack:
+        component, place, parent_index = stack.pop()
+        package, ref, children = _component(component, place, source)
+        index = builder.add(package, ref, parent_index, place)
+        if children:
+            nested = [(c, f"{place}/components/{i}", index) for i, c in enumerate(children)]
+            nested.reverse()
+            stack.extend(nested)
+
+
+def _component(c: Any, place: str, source: str) -> tuple[SbomPackage, str | None, list[Any]]:
+    if type(c) is not dict:
+        raise _wrong_type(source, place, "a component", "an object")
+    get = c.get
+
+    name = get("name")
+    if type(name) is not str:
+        if name is None:
+            raise InputError(source, place, "component has no name")
+        raise _wrong_type(source, place + "/name", "name", "a string")
+
+    ref = get("bom-ref")
+    if ref is not None and type(ref) is not str:
+        raise _wrong_type(source, place + "/bom-ref", "bom-ref", "a string")
+
+    version = get("version")
+    if version is not None and type(version) is not str:
+        raise _wrong_type(source, place + "/version", "version", "a string")
+    group = get("group")
+    if group is not None and type(group) is not str:
+        raise _wrong_type(source, place + "/group", "group", "a string")
+    cpe = get("cpe")
+    if cpe is not None and type(cpe) is not str:
+        raise _wrong_type(source, place + "/cpe", "cpe", "a string")
+    kind = get("type")
+    if kind is not None and type(kind) is not str:
+        raise _wrong_type(source, place + "/type", "type", "a string")
+    scope = get("scope")
+    if scope is not None and (type(scope) is not str or scope not in SCOPES):
+        raise InputError(
+            source,
+            place + "/scope",
+            f"scope {scope!r} is not one of {', '.join(sorted(SCOPES))}",
+        )
+
+    purl = get("purl")
+    if purl is not None:
+        if type(purl) is not str:
+            raise _wrong_type(source, place + "/purl", "purl", "a string")
+        try:
+            purl = normalize_purl(purl)
+        except ValueError as exc:
+            raise InputError(source, place + "/purl", f"malformed purl: {exc}") from None
+
+    supplier = get("supplier")
+    supplier_name: str | None = None
+    if supplier is not None:
+        if type(supplier) is not dict:
+            raise _wrong_type(source, place + "/supplier", "supplier", "an object")
+        supplier_name = supplier.get("name")
+        if supplier_name is not None and type(supplier_name) is not str:
+            raise _wrong_type(source, place + "/supplier/name", "supplier name", "a string")
+
+    licenses = get("licenses")
+    hashes = get("hashes")
+    children = get("components")
+    if children is not None and type(children) is not list:
+        raise _wrong_type(source, place + "/components", "components", "an array")
+
+    package = SbomPackage(
+        ref="",
+        name=name,
+        version=version,
+        purl=purl,
+        cpe=cpe,
+        licenses=_licenses(licenses, place, source) if licenses else [],
+        hashes=_hashes(hashes, place, source) if hashes else {},
+        scope=scope,
+        supplier=supplier_name,
+        type=kind,
+        group=group,
+    )
+    return package, ref, children or []
+
+
+def _licenses(entries: Any, place: str, source: str) -> list[str]:
+    if type(entries) is not list:
+        raise _wrong_type(source, place + "/licenses", "licenses", "an array")
+    out: list[str] = []
+    for i, entry in enumerate(entries):
+        where = f"{place}/licenses/{i}"
+        if type(entry) is not dict:
+            raise _wrong_type(source, where, "a licence entry", "an object")
+        license_ = entry.get("license")
+        expression = entry.get("expression")
+        if license_ is not None and expression is not None:
+            raise InputError(source, where, "licence entry has both 'license' and 'expression'")
+        if expression is not None:
+            if type(expression) is not str:
+                raise _wrong_type(source, where + "/expression", "expression", "a string")
+            out.append(spdx_license_expression(expression))
+        elif license_ is not None:
+            if type(license_) is not dict:
+                raise _wrong_type(source, where + "/license", "license", "an object")
+            value = license_.get("id")
+            key = "id"
+            if value is None:
+                value = license_.get("name")
+                key = "name"
+            if value is None:  # real producers (CycloneDX for .NET) give only a URL
+                value = license_.get("url")
+                key = "url"
+            if value is None:
+                raise InputError(source, where + "/license", "licence has neither id nor name")
+            if type(value) is not str:
+                raise _wrong_type(source, f"{where}/license/{key}", f"licence {key}", "a string")
+            out.append(value)
+        else:
+            raise InputError(source, where, "licence entry has neither 'license' nor 'expression'")
+    return out
+
+
+def _hashes(entries: Any, place: str, source: str) -> dict[str, str]:
+    if type(entries) is not list:
+        raise _wrong_type(source, place + "/hashes", "hashes", "an array")
+    out: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        where = f"{place}/hashes/{i}"
+        if type(entry) is not dict:
+            raise _wrong_type(source, where, "a hash", "an object")
+        alg = entry.get("alg")
+        content = entry.get("content")
+        if type(alg) is not str:
+            raise _wrong_type(source, where + "/alg", "alg", "a string")
+        if type(content) is not str:
+            raise _wrong_type(source, where + "/content", "content", "a string")
+        try:
+            name, digest = normalize_hash(alg, content)
+        except ValueError:
+            continue  # a broken digest is dropped, not guessed at (see the module doc)
+        out[name] = digest
+    return out
+
+
+def _dependencies(entries: list[Any], builder: DocumentBuilder) -> None:
+    source = builder.source
+    edges = builder.edges
+    for i, entry in enumerate(entries):
+        if type(entry) is not dict:
+            raise _wrong_type(source, f"/dependencies/{i}", "a dependency", "an object")
+        ref = entry.get("ref")
+        if type(ref) is not str or not ref:
+            if ref is None:
+                raise InputError(source, f"/dependencies/{i}", "dependency has no ref")
+            raise _wrong_type(source, f"/dependencies/{i}/ref", "ref", "a non-empty string")
+        depends_on = entry.get("dependsOn")
+        if not depends_on:
+            continue
+        if type(depends_on) is not list:
+            raise _wrong_type(source, f"/dependencies/{i}/dependsOn", "dependsOn", "an array")
+        for j, target in enumerate(depends_on):
+            if type(target) is not str or not target:
+                raise _wrong_type(
+                    source, f"/dependencies/{i}/dependsOn/{j}", "a ref", "a non-empty string"
+                )
+            edges.append((ref, target))
+
+
+def _tools(tools: Any) -> list[str]:
+    """Tool names for provenance. Best effort: tools never fail a document."""
+    entries: list[Any] = []
+    if type(tools) is list:  # 1.2-1.4 (deprecated in 1.5+)
+        entries = tools
+    elif type(tools) is dict:  # 1.5+: {components: [...], services: [...]}
+        for key in ("components", "services"):
+            value = tools.get(key)
+            if type(value) is list:
+                entries.extend(value)
+    out: list[str] = []
+    for entry in entries:
+        if type(entry) is dict:
+            vendor = entry.get("vendor") or entry.get("group")
+            label = tool_label(vendor, entry.get("name"), entry.get("version"))
+            if label:
+                out.append(label)
+    return out

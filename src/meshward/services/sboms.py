@@ -1,0 +1,372 @@
+"""SBOMs per component version: upload (any supported format), history, listing, export.
+
+An upload is parsed completely before anything is written, and written in the caller's one
+transaction, so a bad file changes nothing. The same bytes twice are a no-op; a different
+document for the same version replaces the current one and keeps the old one as history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from meshward.ecosystems.purls import coordinates
+from meshward.errors import NotFoundError
+from meshward.formats.sbom.interface import SbomDocument as ParsedSbom
+from meshward.formats.sbom.registry import read_sbom
+from meshward.limits import DEFAULT_LIMITS, Limits
+from meshward.services import catalog
+from meshward.store.bulk import bulk_insert
+from meshward.store.models import (
+    ComponentVersion,
+    Occurrence,
+    Package,
+    SbomDependency,
+    SbomDocument,
+)
+from meshward.store.types import utcnow
+
+CHUNK = 500
+
+AfterChange = Callable[[Session, int], None]
+_after_change: list[AfterChange] = []
+
+
+def on_sbom_change(hook: AfterChange) -> AfterChange:
+    """Register work to run (in the same transaction) after a component version's current
+    SBOM changed, e.g. re-matching it against advisories."""
+    _after_change.append(hook)
+    return hook
+
+
+@dataclass
+class UploadResult:
+    component: str
+    version: str
+    changed: bool
+    format: str
+    spec_version: str
+    encoding: str
+    packages: int
+    unmatchable: int
+    direct: int
+    transitive: int
+    replaced_document: int | None = None
+    document_id: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def classify_dependencies(doc: ParsedSbom) -> dict[str, str]:
+    """ref -> ``root``, ``direct``, ``transitive`` or ``unknown``, from the dependency graph.
+
+    Direct: depended on by a described root. Transitive: reachable from a direct one. When the
+    document names no root, packages that nothing depends on stand in for it."""
+    refs = {p.ref for p in doc.packages}
+    edges: dict[str, list[str]] = {}
+    targets: set[str] = set()
+    for src, dst in doc.dependencies:
+        if src in refs and dst in refs and src != dst:
+            edges.setdefault(src, []).append(dst)
+            targets.add(dst)
+    roots = [r for r in doc.root_refs if r in refs]
+    if not roots and edges:
+        roots = [r for r in edges if r not in targets]
+    kinds = dict.fromkeys(refs, "unknown")
+    for r in roots:
+        kinds[r] = "root"
+    queue: deque[str] = deque()
+    for r in roots:
+        for child in edges.get(r, []):
+            if kinds[child] == "unknown":
+                kinds[child] = "direct"
+                queue.append(child)
+    while queue:
+        for child in edges.get(queue.popleft(), []):
+            if kinds[child] == "unknown":
+                kinds[child] = "transitive"
+                queue.append(child)
+    return kinds
+
+
+def _insert_ignore(session: Session, table: Table) -> Any:
+    dialect = session.connection().dialect.name
+    stmt = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return stmt.on_conflict_do_nothing(index_elements=["purl"])
+
+
+def package_ids(session: Session, purls: Iterable[str]) -> dict[str, int]:
+    """purl -> packages.id, creating the missing ones (concurrent uploads are safe)."""
+    wanted = sorted(set(purls))
+    ids: dict[str, int] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        ids.update(
+            session.execute(select(Package.purl, Package.id).where(Package.purl.in_(chunk))).all()  # type: ignore[arg-type]
+        )
+    missing = [p for p in wanted if p not in ids]
+    if missing:
+        rows = []
+        for purl in missing:
+            c = coordinates(purl)
+            rows.append(
+                {
+                    "purl": purl,
+                    "type": c.type,
+                    "ecosystem": c.ecosystem,
+                    "name": c.name,
+                    "version": c.version,
+                }
+            )
+        session.execute(_insert_ignore(session, Package.__table__), rows)  # type: ignore[arg-type]
+        for start in range(0, len(missing), CHUNK):
+            chunk = missing[start : start + CHUNK]
+            ids.update(
+                session.execute(
+                    select(Package.purl, Package.id).where(Package.purl.in_(chunk))
+                ).all()  # type: ignore[arg-type]
+            )
+    return ids
+
+
+def current_document(session: Session, component_version_id: int) -> SbomDocument | None:
+    return session.scalars(
+        select(SbomDocument).where(
+            SbomDocument.component_version_id == component_version_id,
+            SbomDocument.current.is_(True),
+        )
+    ).first()
+
+
+def upload_sbom(
+    session: Session,
+    component: str,
+    version: str,
+    data: bytes,
+    source: str,
+    limits: Limits = DEFAULT_LIMITS,
+) -> UploadResult:
+    parsed = read_sbom(data, source, limits)  # raises InputError before any write
+    return store_sbom(session, component, version, parsed, hashlib.sha256(data).hexdigest(), source)
+
+
+def store_sbom(
+    session: Session,
+    component: str,
+    version: str,
+    parsed: ParsedSbom,
+    digest: str,
+    source: str | None,
+) -> UploadResult:
+    comp = catalog.get_component(session, component)
+    cv, _ = catalog.add_component_version(session, comp.key, version)
+    kinds = classify_dependencies(parsed)
+    counts = {k: sum(1 for v in kinds.values() if v == k) for k in ("direct", "transitive")}
+    unmatchable = sum(1 for p in parsed.packages if not p.purl)
+    result = UploadResult(
+        component=comp.name,
+        version=cv.version,
+        changed=False,
+        format=parsed.format,
+        spec_version=parsed.spec_version,
+        encoding=parsed.encoding,
+        packages=len(parsed.packages),
+        unmatchable=unmatchable,
+        **counts,
+    )
+    current = current_document(session, cv.id)
+    if current is not None and current.digest == digest:
+        result.document_id = current.id
+        return result
+    result.changed = True
+    if current is not None:
+        current.current = False
+        result.replaced_document = current.id
+    previous = session.scalars(
+        select(SbomDocument).where(
+            SbomDocument.component_version_id == cv.id, SbomDocument.digest == digest
+        )
+    ).first()
+    if previous is not None:  # an older document uploaded again: it becomes current again
+        previous.current = True
+        previous.uploaded_at = utcnow()
+        result.document_id = previous.id
+    else:
+        result.document_id = _insert_document(session, cv, parsed, digest, source, kinds)
+    session.flush()
+    for hook in _after_change:
+        hook(session, cv.id)
+    return result
+
+
+def _insert_document(
+    session: Session,
+    cv: ComponentVersion,
+    parsed: ParsedSbom,
+    digest: str,
+    source: str | None,
+    kinds: dict[str, str],
+) -> int:
+    doc = SbomDocument(
+        component_version_id=cv.id,
+        digest=digest,
+        format=parsed.format,
+        spec_version=parsed.spec_version,
+        encoding=parsed.encoding,
+        source=source,
+        name=parsed.name,
+        serial=parsed.serial,
+        created=parsed.created,
+        tools=list(parsed.tools),
+        package_count=len(parsed.packages),
+        unmatchable_count=sum(1 for p in parsed.packages if not p.purl),
+        current=True,
+    )
+    session.add(doc)
+    session.flush()
+    ids = package_ids(session, (p.purl for p in parsed.packages if p.purl))
+    dumps = orjson.dumps
+    bulk_insert(
+        session,
+        Occurrence.__table__,  # type: ignore[arg-type]
+        (
+            "document_id",
+            "component_version_id",
+            "package_id",
+            "ref",
+            "name",
+            "version",
+            "purl",
+            "cpe",
+            "licenses",
+            "hashes",
+            "scope",
+            "supplier",
+            "type",
+            "dependency",
+            "parent_ref",
+        ),
+        [
+            (
+                doc.id,
+                cv.id,
+                ids.get(p.purl) if p.purl else None,
+                p.ref,
+                p.name,
+                p.version,
+                p.purl,
+                p.cpe,
+                dumps(p.licenses).decode(),
+                dumps(p.hashes).decode(),
+                p.scope,
+                p.supplier,
+                p.type,
+                kinds.get(p.ref, "unknown"),
+                p.parent_ref,
+            )
+            for p in parsed.packages
+        ],
+    )
+    bulk_insert(
+        session,
+        SbomDependency.__table__,  # type: ignore[arg-type]
+        ("document_id", "from_ref", "to_ref"),
+        sorted({(doc.id, a, b) for a, b in parsed.dependencies}),
+    )
+    return doc.id
+
+
+@dataclass
+class SbomView:
+    component: str
+    version: str
+    format: str
+    spec_version: str
+    encoding: str
+    digest: str
+    uploaded_at: str
+    packages: list[dict[str, Any]] = field(default_factory=list)
+    unmatchable: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def show_sbom(session: Session, component: str, version: str) -> SbomView:
+    cv = catalog.get_component_version(session, component, version)
+    doc = current_document(session, cv.id)
+    if doc is None:
+        raise NotFoundError(f"{cv.component.name} {cv.version} has no SBOM yet")
+    rows = session.execute(
+        select(
+            Occurrence.purl,
+            Occurrence.name,
+            Occurrence.version,
+            Occurrence.dependency,
+            Occurrence.licenses,
+            Occurrence.scope,
+        )
+        .where(Occurrence.document_id == doc.id)
+        .order_by(Occurrence.dependency != "root", Occurrence.name, Occurrence.version)
+    ).all()
+    history = session.execute(
+        select(SbomDocument)
+        .where(SbomDocument.component_version_id == cv.id)
+        .order_by(SbomDocument.uploaded_at.desc(), SbomDocument.id.desc())
+    ).scalars()
+    return SbomView(
+        component=cv.component.name,
+        version=cv.version,
+        format=doc.format,
+        spec_version=doc.spec_version,
+        encoding=doc.encoding,
+        digest=doc.digest,
+        uploaded_at=doc.uploaded_at.isoformat().replace("+00:00", "Z"),
+        unmatchable=doc.unmatchable_count,
+        packages=[
+            {
+                "purl": purl,
+                "name": name,
+                "version": ver,
+                "dependency": dep,
+                "licenses": lic,
+                "scope": scope,
+            }
+            for purl, name, ver, dep, lic, scope in rows
+        ],
+        history=[
+            {
+                "document": d.id,
+                "format": d.format,
+                "spec_version": d.spec_version,
+                "packages": d.package_count,
+                "current": d.current,
+                "uploaded_at": d.uploaded_at.isoformat().replace("+00:00", "Z"),
+                "digest": d.digest,
+            }
+            for d in history
+        ],
+    )
+
+
+def current_documents(
+    session: Session, component_version_ids: Sequence[int]
+) -> dict[int, SbomDocument]:
+    docs = session.scalars(
+        select(SbomDocument).where(
+            SbomDocument.component_version_id.in_(component_version_ids),
+            SbomDocument.current.is_(True),
+        )
+    ).all()
+    return {d.component_version_id: d for d in docs}
