@@ -92,7 +92,8 @@ class CsprojReader(ManifestReader):
             return  # Update= / Remove= items change references declared elsewhere
         override = _substitute(_attr_or_child(item, "VersionOverride"), props)
         own = _substitute(_attr_or_child(item, "Version"), props)
-        for name in (n.strip() for n in _substitute(include, props, keep=True).split(";")):
+        names = _substitute(include, props, keep=True) or ""
+        for name in (n.strip() for n in names.split(";")):
             if not name:
                 continue
             version = override or own

@@ -114,8 +114,9 @@ def _package(
     # A version-specific replace wins over a path-wide one; among equals, the last one.
     specific = [r for r in replaces if r.old_path == path and r.old_version == version]
     general = [r for r in replaces if r.old_path == path and r.old_version is None]
-    rep = (specific or general or [None])[-1]
-    if rep is not None:
+    chosen = specific or general
+    if chosen:
+        rep = chosen[-1]
         if rep.new_version is None:  # a local directory: first-party code, no version
             return SbomPackage(ref=f"go.mod:local:{rep.new_path}", name=path, type="library")
         path, version = rep.new_path, rep.new_version

@@ -426,7 +426,7 @@ def _catalog(
     if found is None:
         return {}
     doc = load_toml(found[1], found[0], limits)
-    versions = doc.get("versions") if isinstance(doc.get("versions"), dict) else {}
+    versions = _table(doc.get("versions"))
     libraries: dict[str, list[tuple[str, str, str | None]]] = {}
     for alias, spec in _table(doc.get("libraries")).items():
         coordinate = _catalog_library(spec, versions)

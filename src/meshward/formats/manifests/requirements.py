@@ -184,7 +184,7 @@ def _annotate(entry: _Entry, text: str, parsed: _Parsed) -> None:
 
 
 def _option_value(line: str, options: tuple[str, ...]) -> tuple[str, str] | None:
-    """(option, value) when the line is one of ``options`` (``-r x``, ``-rx``, ``--requirement=x``)."""
+    """(option, value) for a line like ``-r x``, ``-rx`` or ``--requirement=x``."""
     for option in options:
         if not line.startswith(option):
             continue

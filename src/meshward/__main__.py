@@ -1,0 +1,3 @@
+from meshward.cli.main import main
+
+main()
