@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meshward.ecosystems.golang import Go
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     VERSION_ORACLES,
     assert_total_order,
@@ -77,6 +78,7 @@ _GO_VERSIONS = st.one_of(
 )
 
 
+@PROPERTY
 @given(st.lists(_GO_VERSIONS, min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(GO, versions)

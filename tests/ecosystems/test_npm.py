@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meshward.ecosystems.npm import Npm
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     VERSION_ORACLES,
     assert_total_order,
@@ -57,6 +58,7 @@ def test_node_semver_oracle(shared_data: Path) -> None:
     assert failures == [], "\n".join(failures)
 
 
+@PROPERTY
 @given(st.lists(semver_versions(), min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(NPM, versions)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meshward.ecosystems.nuget import NuGet
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     assert_total_order,
     chain_disagreements,
@@ -71,6 +72,7 @@ _NUGET_VERSIONS = st.builds(
 )
 
 
+@PROPERTY
 @given(st.lists(_NUGET_VERSIONS, min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(NUGET, versions)

@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshward.ecosystems.packagist import Packagist
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     assert_total_order,
     chain_disagreements,
@@ -114,12 +115,14 @@ _COMPOSER_VERSIONS = st.builds(
 )
 
 
+@settings(max_examples=100, deadline=None)
 @given(_COMPOSER_VERSIONS, _COMPOSER_VERSIONS)
 def test_key_agrees_with_version_compare(a: str, b: str) -> None:
     # No "#" pieces: with them the pairwise rule is not an order at all (see UNORDERABLE).
     assert COMPOSER.compare(a, b) == scalibr_compare(a, b)
 
 
+@PROPERTY
 @given(
     st.lists(st.one_of(_COMPOSER_VERSIONS, st.text("1.#a-", max_size=6)), min_size=2, max_size=6)
 )

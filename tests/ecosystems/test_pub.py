@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meshward.ecosystems.pub import Pub
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     assert_total_order,
     chain_disagreements,
@@ -65,6 +66,7 @@ def test_scalibr_pub_fixture(shared_data: Path) -> None:
     assert failures == [], "\n".join(failures)
 
 
+@PROPERTY
 @given(st.lists(semver_versions(), min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(PUB, versions)

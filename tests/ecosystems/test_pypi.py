@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meshward.ecosystems.pypi import PyPI
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     VERSION_ORACLES,
     assert_total_order,
@@ -102,6 +103,7 @@ _PEP_440 = st.builds(
 _LEGACY = st.text(alphabet="01ab.-_!+", min_size=1, max_size=8)
 
 
+@PROPERTY
 @given(st.lists(st.one_of(_PEP_440, _LEGACY), min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(PYPI, versions)

@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshward.ecosystems.base import InvalidVersion
 from meshward.ecosystems.rubygems import RubyGems
 from tests.ecosystems.comparisons import (
+    PROPERTY,
     SEMANTIC_VERSIONS,
     VERSION_ORACLES,
     assert_total_order,
@@ -96,16 +97,26 @@ def gem_spaceship(a: str, b: str) -> int:
     return 0
 
 
-_GEM_VERSIONS = st.from_regex(
-    r"[0-9](\.?(0|1|2|10|a|b|pre|rc)){0,6}(-[a0-9]{1,2})?", fullmatch=True
+_GEM_VERSIONS = st.builds(
+    lambda head, rest, suffix: head + "".join(sep + seg for sep, seg in rest) + suffix,
+    st.sampled_from(["0", "1", "2"]),
+    st.lists(
+        st.tuples(
+            st.sampled_from([".", "."]), st.sampled_from(["0", "1", "10", "a", "b", "pre", "rc"])
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["", "", "-rc1", "-0", "-a.0"]),
 )
 
 
+@settings(max_examples=100, deadline=None)
 @given(_GEM_VERSIONS, _GEM_VERSIONS)
 def test_key_agrees_with_gem_spaceship(a: str, b: str) -> None:
     assert GEMS.compare(a, b) == gem_spaceship(a, b)
 
 
+@PROPERTY
 @given(st.lists(_GEM_VERSIONS, min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(GEMS, versions)

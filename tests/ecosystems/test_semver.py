@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 
 from meshward.ecosystems.base import InvalidVersion
 from meshward.ecosystems.semver import SemVerEcosystem, semver_key, split_semver
-from tests.ecosystems.comparisons import assert_total_order, chain_disagreements, semver_versions
+from tests.ecosystems.comparisons import (
+    PROPERTY,
+    assert_total_order,
+    chain_disagreements,
+    semver_versions,
+)
 
 
 class PlainSemVer(SemVerEcosystem):
@@ -84,6 +89,7 @@ def test_unorderable_versions_raise(version: str) -> None:
         SEMVER.sort_key(version)
 
 
+@PROPERTY
 @given(st.lists(semver_versions(max_numbers=4), min_size=2, max_size=6))
 def test_order_is_total_and_consistent(versions: list[str]) -> None:
     assert_total_order(SEMVER, versions)

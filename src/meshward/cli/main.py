@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from meshward import __version__
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
 from meshward.cli.sbom import sbom_app
+from meshward.cli.vulns import advisories_app, findings_app
 from meshward.errors import MeshwardError
 from meshward.services import catalog
 from meshward.services.catalog_import import import_catalog
@@ -41,6 +42,8 @@ app.add_typer(app_app, name="app")
 app_app.add_typer(app_version_app, name="version")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(sbom_app, name="sbom")
+app.add_typer(advisories_app, name="advisories")
+app.add_typer(findings_app, name="findings")
 
 
 @app.callback()

@@ -71,8 +71,10 @@ _HEX = re.compile(r"[0-9a-f]*")
 Number = tuple[int, str]
 """A digit run as ``(length without leading zeros, digits without leading zeros)``: orders
 like the number and never hits Python's limit on converting long digit strings."""
-ApkToken = tuple[int] | tuple[int, Number] | tuple[int, int, Number] | tuple[int, str]
-ApkKey = tuple[ApkToken | tuple[int, "ApkKey"], ...]
+ApkToken = tuple[int] | tuple[int, object]
+"""``(kind,)`` for the end or garbage, else ``(kind, value)``; values of one kind are of one
+type, so only like is compared with like."""
+ApkKey = tuple[ApkToken, ...]
 
 
 def _number(digits: str) -> Number:
@@ -80,7 +82,7 @@ def _number(digits: str) -> Number:
     return (len(significant), significant)
 
 
-def _dotted(digits: str) -> tuple[int, Number] | tuple[int, str]:
+def _dotted(digits: str) -> tuple[int, Number | str]:
     """A dotted part: with a leading zero apk compares the raw string (and ``"0..."`` sorts
     below any part starting with 1-9), otherwise the number."""
     if digits.startswith("0"):
@@ -92,35 +94,35 @@ def apk_key(version: str) -> ApkKey:
     if not version:
         raise InvalidVersion("an empty string is not an Alpine version")
     initial = _DIGITS.match(version)
-    assert initial is not None  # noqa: S101 - ``[0-9]*`` always matches
+    assert initial is not None
     if not initial.group():
         # No leading digit: garbage from the start, ordered among its kind as "0" + version.
         return ((_GARBAGE, apk_key("0" + version)),)
-    tokens: list[ApkToken | tuple[int, ApkKey]] = [(_INITIAL, _number(initial.group()))]
+    tokens: list[ApkToken] = [(_INITIAL, _number(initial.group()))]
     kind = _INITIAL
     i, n = initial.end(), len(version)
     while i < n:
         char = version[i]
         if "a" <= char <= "z":
-            if kind not in (_INITIAL, _DIGIT):
+            if kind not in (_INITIAL, _DIGIT, _EMPTY_PART):
                 break
             tokens.append((_LETTER, char))
             kind, i = _LETTER, i + 1
-        elif char == "." or char.isascii() and char.isdigit():
+        elif char == "." or (char.isascii() and char.isdigit()):
             if char == ".":
                 if kind not in (_INITIAL, _DIGIT, _EMPTY_PART):
                     break
                 i += 1
-            elif kind not in (_INITIAL, _DIGIT, _LETTER, _EMPTY_PART, _POST_SUFFIX, _PRE_SUFFIX):
+            elif kind not in (_INITIAL, _DIGIT, _LETTER, _POST_SUFFIX, _PRE_SUFFIX):
                 break
             digits = _DIGITS.match(version, i)
-            assert digits is not None  # noqa: S101
+            assert digits is not None
             run = digits.group()
             if kind in (_POST_SUFFIX, _PRE_SUFFIX):
                 tokens.append((_SUFFIX_NUMBER, _number(run)))
                 kind = _SUFFIX_NUMBER
             elif run:
-                tokens.append((_DIGIT, *_dotted(run)))  # type: ignore[arg-type]
+                tokens.append((_DIGIT, _dotted(run)))
                 kind = _DIGIT
             else:
                 tokens.append((_EMPTY_PART,))
@@ -130,7 +132,7 @@ def apk_key(version: str) -> ApkKey:
             if kind not in (_INITIAL, _DIGIT, _LETTER, _PRE_SUFFIX, _POST_SUFFIX, _SUFFIX_NUMBER):
                 break
             word = _SUFFIX_WORD.match(version, i + 1)
-            assert word is not None  # noqa: S101
+            assert word is not None
             rank = _SUFFIXES.get(word.group())
             if rank is None:
                 break
@@ -141,7 +143,7 @@ def apk_key(version: str) -> ApkKey:
             if kind in (_HASH, _REVISION):
                 break
             commit = _HEX.match(version, i + 1)
-            assert commit is not None  # noqa: S101
+            assert commit is not None
             if not commit.group():
                 break
             tokens.append((_HASH, commit.group()))
@@ -150,7 +152,7 @@ def apk_key(version: str) -> ApkKey:
             if kind == _REVISION or not version.startswith("-r", i):
                 break
             digits = _DIGITS.match(version, i + 2)
-            assert digits is not None  # noqa: S101
+            assert digits is not None
             after = version[digits.end() : digits.end() + 1]
             if not digits.group() and "a" <= after <= "z":
                 break  # ``-ruff`` is not a revision

@@ -9,7 +9,8 @@ The parser is lenient on purpose, as osv-scalibr's is: SBOMs and advisories carr
 than order them sensibly. So leading whitespace, ``v`` and ``=`` are ignored (npm's loose
 form, Go's ``v``); missing minor and patch numbers count as 0 (Go's ``v1.2`` shorthand) and
 numbers past the patch compare in turn; the hyphen before a prerelease may be left out
-(``1.2.3beta``, npm loose). Only a string that does not start with a number is refused.
+(``1.2.3beta``, npm loose). Refused: a string that does not start with a number, and
+numbers of over 1,000 digits.
 """
 
 from __future__ import annotations

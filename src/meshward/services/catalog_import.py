@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from meshward.formats.backstage import Entity as BackstageEntity
 from meshward.formats.backstage import read_catalog
+from meshward.store.bulk import bulk_insert
 from meshward.store.models import (
     Api,
     Application,
@@ -139,7 +141,7 @@ def store_entities(session: Session, entities: Sequence[BackstageEntity]) -> Imp
         touched.append(e)
 
     if fresh:
-        session.execute(insert(Entity), fresh)
+        _insert_rows(session, Entity, fresh)
     if changed:
         session.execute(update(Entity), changed)
     if touched:
@@ -153,14 +155,8 @@ def store_entities(session: Session, entities: Sequence[BackstageEntity]) -> Imp
 def _replace_relations(session: Session, touched: Sequence[BackstageEntity]) -> None:
     for chunk in _chunks([e.ref.key for e in touched]):
         session.execute(delete(Relation).where(Relation.source_key.in_(chunk)))
-    rows = {
-        (e.ref.key, rel_type, target.key): None for e in touched for rel_type, target in e.relations
-    }
-    if rows:
-        session.execute(
-            insert(Relation),
-            [{"source_key": s, "type": t, "target_key": k} for s, t, k in rows],
-        )
+    rows = {(e.ref.key, t, target.key): None for e in touched for t, target in e.relations}
+    bulk_insert(session, Relation.__table__, ("source_key", "type", "target_key"), list(rows))
 
 
 def _repository(annotations: dict[str, str]) -> str | None:
@@ -252,9 +248,26 @@ def _upsert_typed(session: Session, touched: Iterable[BackstageEntity]) -> None:
             for r in old:
                 del r["path"]
         if new:
-            session.execute(insert(model), new)
+            _insert_rows(session, model, new)
         if old:
             session.execute(update(model), old)
+
+
+def _insert_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """New rows through the driver's bulk path (JSON columns dumped, times naive UTC): several
+    times faster than ORM inserts for a 5,000-service estate."""
+    columns = list(rows[0])
+    table = model.__table__
+    names = [model.__mapper__.attrs[c].columns[0].name for c in columns]
+
+    def stored(value: Any) -> Any:
+        if isinstance(value, dict | list):
+            return orjson.dumps(value).decode()
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    bulk_insert(session, table, names, [tuple(stored(r[c]) for c in columns) for r in rows])
 
 
 def resolve_links(session: Session) -> None:

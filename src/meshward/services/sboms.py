@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from meshward.formats.sbom.interface import SbomDocument as ParsedSbom
 from meshward.formats.sbom.registry import read_sbom
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services import catalog
+from meshward.services.matching import rematch_component_versions
 from meshward.store.bulk import bulk_insert
 from meshward.store.models import (
     ComponentVersion,
@@ -36,16 +37,6 @@ from meshward.store.models import (
 from meshward.store.types import utcnow
 
 CHUNK = 500
-
-AfterChange = Callable[[Session, int], None]
-_after_change: list[AfterChange] = []
-
-
-def on_sbom_change(hook: AfterChange) -> AfterChange:
-    """Register work to run (in the same transaction) after a component version's current
-    SBOM changed, e.g. re-matching it against advisories."""
-    _after_change.append(hook)
-    return hook
 
 
 @dataclass
@@ -62,6 +53,8 @@ class UploadResult:
     transitive: int
     replaced_document: int | None = None
     document_id: int = 0
+    findings: int = 0
+    """Active findings of this version after re-matching its new SBOM."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,8 +197,7 @@ def store_sbom(
     else:
         result.document_id = _insert_document(session, cv, parsed, digest, source, kinds)
     session.flush()
-    for hook in _after_change:
-        hook(session, cv.id)
+    result.findings = rematch_component_versions(session, [cv.id]).active
     return result
 
 

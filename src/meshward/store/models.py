@@ -290,3 +290,112 @@ class SbomDependency(Base):
     )
     from_ref: Mapped[str] = mapped_column(String(1000))
     to_ref: Mapped[str] = mapped_column(String(1000))
+
+
+# ---------------------------------------------------------------- advisories and findings
+
+
+class Advisory(Base):
+    """An OSV record, kept whole in ``raw``; the other columns are what queries need."""
+
+    __tablename__ = "advisories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    osv_id: Mapped[str] = mapped_column(String(200), unique=True)
+    vulnerability: Mapped[str] = mapped_column(String(200), index=True)
+    """The vulnerability this record describes, shared by records that alias each other
+    (PYSEC, GHSA and CVE of one flaw): its CVE id when it has one, else the least id."""
+    modified: Mapped[datetime | None] = mapped_column()
+    published: Mapped[datetime | None] = mapped_column()
+    withdrawn: Mapped[datetime | None] = mapped_column()
+    summary: Mapped[str | None] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(default=list)
+    severity_score: Mapped[float | None] = mapped_column()
+    severity: Mapped[str | None] = mapped_column(String(20))
+    """critical, high, medium, low, none — from CVSS when there is a vector, else the
+    database's own label."""
+    severity_vector: Mapped[str | None] = mapped_column(String(300))
+    digest: Mapped[str] = mapped_column(String(64))
+    """sha256 of the record as stored: importing the same record again is a no-op."""
+    raw: Mapped[dict[str, Any]] = mapped_column()
+    source: Mapped[str | None] = mapped_column(String(1000))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdvisoryAlias(Base):
+    """Every name an advisory goes by (its id, CVE, GHSA ...), for lookup by any of them."""
+
+    __tablename__ = "advisory_aliases"
+    __table_args__ = (UniqueConstraint("alias", "advisory_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(200), index=True)
+    advisory_id: Mapped[int] = mapped_column(
+        ForeignKey("advisories.id", ondelete="CASCADE"), index=True
+    )
+
+
+class AffectedPackage(Base):
+    """One ``affected[]`` entry, indexed by (ecosystem, normalised name) for matching."""
+
+    __tablename__ = "affected_packages"
+    __table_args__ = (Index("ix_affected_ecosystem_name", "ecosystem", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    advisory_id: Mapped[int] = mapped_column(
+        ForeignKey("advisories.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column()
+    """Index in the record's ``affected`` list."""
+    ecosystem: Mapped[str] = mapped_column(String(60))
+    """Base OSV ecosystem (``Debian``), the release suffix is in ``ecosystem_release``."""
+    ecosystem_release: Mapped[str | None] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(500))
+
+
+class Finding(Base):
+    """A vulnerability x package in a component version; the advisories that alias each other
+    make one finding. The row outlives re-matching, so people's analysis survives: a match
+    that goes away only turns ``active`` off."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("component_version_id", "package_id", "vulnerability"),
+        Index("ix_findings_vulnerability", "vulnerability", "active"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_version_id: Mapped[int] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="CASCADE")
+    )
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    vulnerability: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    severity_score: Mapped[float | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(default=True)
+    fixed_version: Mapped[str | None] = mapped_column(String(200))
+    """The smallest version that clears this advisory, when the advisory names one."""
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    """open, in_triage, exploitable, not_affected, false_positive, fixed."""
+    justification: Mapped[str | None] = mapped_column(String(60))
+    """For not_affected: the CycloneDX/OpenVEX justification (code_not_present ...)."""
+    detail: Mapped[str | None] = mapped_column(Text)
+    analysed_by: Mapped[str | None] = mapped_column(String(200))
+    analysed_at: Mapped[datetime | None] = mapped_column()
+
+
+class FindingEvent(Base):
+    """The feed: a finding appeared (``new``), went away (``resolved``), came back
+    (``reopened``), or someone analysed it (``analysis``). For notifications and for
+    "time to know" metrics."""
+
+    __tablename__ = "finding_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(
+        ForeignKey("findings.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str | None] = mapped_column(String(20))
+    justification: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[str | None] = mapped_column(Text)

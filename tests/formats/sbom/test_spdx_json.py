@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from pathlib import Path
@@ -70,6 +71,7 @@ def test_reads_package_fields() -> None:
     assert django.purl == "pkg:pypi/django@4.2.1"  # normalised
     assert django.cpe == "cpe:2.3:a:djangoproject:django:4.2.1:*:*:*:*:*:*:*"
     assert django.licenses == ["BSD-3-Clause"]  # concluded NOASSERTION -> declared
+    assert django.type == "library"
     assert django.supplier == "Django Software Foundation"  # "Person: " and "()" dropped
     assert django.hashes == {
         "SHA-256": "7e4225ec065e0f354ccf7349a22d209de09cc1c074832be9eb84c51c65c8a4c4",
@@ -278,7 +280,9 @@ def test_depth_limit() -> None:
 
 def test_huge_number() -> None:
     data = SHOP.read_bytes().replace(b'"filesAnalyzed": false', b'"filesAnalyzed": 1' + b"0" * 80)
-    assert "number too large" in error_of(data).message
+    error = error_of(data)
+    assert "number" in error.message
+    assert error.place is not None and error.place.startswith("line 18")
 
 
 # --------------------------------------------------------------------------- shared corpus
@@ -386,9 +390,10 @@ def test_syft_json_and_tag_value_renderings_agree(shared_data: Path) -> None:
     for stem in stems:
         from_json = READER.read((base / f"{stem}.spdx.json").read_bytes(), stem)
         from_tv = SpdxTagValueReader().read((base / f"{stem}.spdx").read_bytes(), stem)
-        assert [p.ref for p in from_json.packages] == [p.ref for p in from_tv.packages], stem
-        assert from_json.dependencies == from_tv.dependencies, stem
-        same = sum(a == b for a, b in zip(from_json.packages, from_tv.packages, strict=True))
+        by_ref = {p.ref: p for p in from_tv.packages}
+        assert sorted(by_ref) == sorted(p.ref for p in from_json.packages), stem
+        assert sorted(from_json.dependencies) == sorted(from_tv.dependencies), stem
+        same = sum(p == by_ref[p.ref] for p in from_json.packages)
         # the conversion upper-cased one name in source-controller ("minio/SHA256-simd")
         assert same >= len(from_json.packages) - 1, stem
 
@@ -485,19 +490,15 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 @given(st.binary(max_size=400))
 def test_fuzz_bytes(data: bytes) -> None:
     READER.sniff(data)
-    try:
+    with contextlib.suppress(InputError):
         READER.read(data, "fuzz.json")
-    except InputError:
-        pass
 
 
 @FUZZ
 @given(JSON_VALUES)
 def test_fuzz_json_values(value: Any) -> None:
-    try:
+    with contextlib.suppress(InputError):
         READER.read(json.dumps(value).encode(), "fuzz.json")
-    except InputError:
-        pass
 
 
 @FUZZ

@@ -96,9 +96,9 @@ class CsprojReader(ManifestReader):
         for name in (n.strip() for n in names.split(";")):
             if not name:
                 continue
-            version = override or own
-            if central and not override:
-                version = central_versions.get(name.lower()) or own
+            version = own
+            if central:  # VersionOverride only means something under central management
+                version = override or central_versions.get(name.lower()) or own
             private = (_attr_or_child(item, "PrivateAssets") or "").strip().lower() == "all"
             package = index.add(
                 new_package(

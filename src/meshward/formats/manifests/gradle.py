@@ -36,7 +36,10 @@ from meshward.limits import DEFAULT_LIMITS, Limits
 LOCKFILE = "gradle.lockfile"
 _IDENT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(.*)\Z", re.DOTALL)
 _STRING = re.compile(
-    r'"""(.*?)"""|\'\'\'(.*?)\'\'\'|"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'', re.DOTALL
+    # ${...} inside a double-quoted string may hold quotes: "${property("v")}"
+    r'"""(.*?)"""|\'\'\'(.*?)\'\'\'|"((?:[^"\\\n$]|\\.|\$\{[^}\n]*\}|\$)*)"'
+    r"|'((?:[^'\\\n]|\\.)*)'",
+    re.DOTALL,
 )
 _COORDINATE = re.compile(r"^([^:\s/]+):([^:\s/]+)(?::([^:@\s]*))?(?::[^:@\s]+)?(?:@[\w.]+)?$")
 _CATALOG_REF = re.compile(r"\blibs\.((?:bundles\.)?[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
@@ -342,7 +345,10 @@ def _collect(
     variables: Mapping[str, str],
     catalog: Mapping[str, list[tuple[str, str, str | None]]],
     found: list[Declaration],
+    depth: int = 0,
 ) -> None:
+    if depth > 32:  # if-blocks nested this deep are not a build script worth reading
+        return
     for head, inner in _statements(block):
         match = _IDENT.match(head)
         if match is None:
@@ -352,7 +358,7 @@ def _collect(
             continue
         if configuration in _KEYWORDS:
             if configuration in ("if", "else", "for", "while", "try", "finally") and inner:
-                _collect(inner, variables, catalog, found)
+                _collect(inner, variables, catalog, found, depth + 1)
             continue
         if not args.strip():
             continue

@@ -17,7 +17,13 @@ from packaging.utils import canonicalize_name
 from meshward.errors import InputError
 from meshward.formats.manifests._python import declared_in_pyproject
 from meshward.formats.manifests.interface import ManifestReader, ManifestResult
-from meshward.formats.manifests.support import PackageIndex, hex_digest, load_toml, new_package
+from meshward.formats.manifests.support import (
+    PackageIndex,
+    hex_digest,
+    load_toml,
+    new_package,
+    propagate_scopes,
+)
 from meshward.formats.sbom.interface import SbomPackage
 from meshward.limits import DEFAULT_LIMITS, Limits
 
@@ -65,7 +71,18 @@ class PoetryLockReader(ManifestReader):
         declared = declared_in_pyproject(siblings, source, limits)
         direct: list[str] | None = None
         if declared is not None:
-            direct = [ref for name in declared for ref in refs_by_name.get(name, [])]
+            scopes: dict[str, str] = {}
+            for name, scope in declared.items():
+                for ref in refs_by_name.get(name, []):
+                    scopes[ref] = scope
+            direct = list(scopes)
+            # Lock 2.0 files written by Poetry 1.2-1.8 carry neither category nor groups:
+            # reachability from pyproject's main / extras / dev groups tells the scope.
+            reached = propagate_scopes(scopes, index.dependencies)
+            for ref, entry in parsed:
+                if "category" not in entry and "groups" not in entry and ref in reached:
+                    package = index.by_ref[ref]
+                    package.scope = reached[ref]
         return ManifestResult(
             packages=index.packages, dependencies=index.dependencies, direct_refs=direct
         )

@@ -18,6 +18,7 @@ Decisions that hold for both encodings (so JSON and XML of one BOM read the same
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 from meshward.errors import InputError
 from meshward.formats.sbom.interface import SbomDocument, SbomPackage
@@ -46,32 +47,40 @@ class DocumentBuilder:
 
     source: str
     packages: list[SbomPackage] = field(default_factory=list)
-    parents: list[int] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
     declared: dict[str, int] = field(default_factory=dict)
+    unnamed: list[int] = field(default_factory=list)
+    """Indexes of packages without a bom-ref (they get a synthesised one in ``build``)."""
+    children: list[tuple[int, int]] = field(default_factory=list)
+    """(child index, parent index) for nested components."""
     edges: list[tuple[str, str]] = field(default_factory=list)
     root_index: int | None = None
 
     def add(self, package: SbomPackage, declared_ref: str | None, parent: int, place: str) -> int:
         """Add a package whose ``ref`` is still unset; ``parent`` is an index or -1."""
         index = len(self.packages)
-        if declared_ref is not None:
-            if not declared_ref:
-                raise InputError(self.source, place, "bom-ref is empty")
-            first = self.declared.get(declared_ref)
-            if first is not None:
-                raise InputError(
-                    self.source,
-                    place,
-                    f"bom-ref {declared_ref!r} is already used by the component at "
-                    f"{self.places[first]}",
-                )
+        if declared_ref is None:
+            self.unnamed.append(index)
+        else:
+            if not declared_ref or declared_ref in self.declared:
+                raise self.ref_error(declared_ref, place)
             self.declared[declared_ref] = index
             package.ref = declared_ref
+        if parent >= 0:
+            self.children.append((index, parent))
         self.packages.append(package)
-        self.parents.append(parent)
         self.places.append(place)
         return index
+
+    def ref_error(self, ref: str, place: str) -> InputError:
+        if not ref:
+            return InputError(self.source, place, "bom-ref is empty")
+        return InputError(
+            self.source,
+            place,
+            f"bom-ref {ref!r} is already used by the component at "
+            f"{self.places[self.declared[ref]]}",
+        )
 
     def build(
         self,
@@ -85,20 +94,16 @@ class DocumentBuilder:
     ) -> SbomDocument:
         declared = self.declared
         packages = self.packages
-        for index, package in enumerate(packages):
-            if declared.get(package.ref) != index:
-                ref = f"meshward:component:{index}"
-                while ref in declared:
-                    ref += "_"
-                package.ref = ref
-        for package, parent in zip(packages, self.parents, strict=True):
-            if parent >= 0:
-                package.parent_ref = packages[parent].ref
-        dependencies = [
-            edge
-            for edge in dict.fromkeys(self.edges)
-            if edge[0] in declared and edge[1] in declared
-        ]
+        for index in self.unnamed:
+            ref = f"meshward:component:{index}"
+            while ref in declared:
+                ref += "_"
+            packages[index].ref = ref
+        for child, parent in self.children:
+            packages[child].parent_ref = packages[parent].ref
+        dependencies = list(dict.fromkeys(self.edges))
+        if not declared.keys() >= set(chain.from_iterable(dependencies)):
+            dependencies = [e for e in dependencies if e[0] in declared and e[1] in declared]
         root_refs = [packages[self.root_index].ref] if self.root_index is not None else []
         return SbomDocument(
             format="CycloneDX",

@@ -18,6 +18,7 @@ as a URL keeps the URL. Ref and edge rules are in ``_cyclonedx``.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Any
 
 from meshward.errors import InputError
@@ -29,10 +30,12 @@ from meshward.formats.sbom._cyclonedx import (
     unsupported_version,
 )
 from meshward.formats.sbom.common import (
+    HASH_HEX_LENGTHS,
     gc_paused,
     head_text,
     load_json,
     normalize_hash,
+    normalize_hash_alg,
     normalize_purl,
     spdx_license_expression,
 )
@@ -104,14 +107,14 @@ def _read(data: bytes, source: str, limits: Limits) -> SbomDocument:
         subject = metadata.get("component")
         if subject is not None:
             builder.root_index = len(builder.packages)
-            _flatten([subject], "/metadata", builder, -1, single=True)
+            _flatten([subject], "/metadata", builder, single=True)
             name = builder.packages[builder.root_index].name
 
     components = root.get("components")
     if components is not None:
         if type(components) is not list:
             raise _wrong_type(source, "/components", "components", "an array")
-        _flatten(components, "", builder, -1, single=False)
+        _flatten(components, "", builder, single=False)
 
     dependencies = root.get("dependencies")
     if dependencies is not None:
@@ -130,101 +133,102 @@ def _read(data: bytes, source: str, limits: Limits) -> SbomDocument:
     )
 
 
-def _flatten(
-    components: list[Any], base: str, builder: DocumentBuilder, parent: int, *, single: bool
-) -> None:
+def _flatten(components: list[Any], base: str, builder: DocumentBuilder, *, single: bool) -> None:
     """Pre-order walk with an explicit stack (depth is bounded by the limits, but an
-    operator may raise them)."""
-    # stack of (component, place, parent index), reversed so the first comes out first
+    operator may raise them). This loop is the reader's hot path: checks are inlined and
+    a precise error is worked out only once something is wrong."""
     if single:
-        stack = [(components[0], f"{base}/component", parent)]
+        stack = [(components[0], f"{base}/component", -1)]
     else:
-        stack = [(c, f"{base}/components/{i}", parent) for i, c in enumerate(components)]
+        stack = [(c, f"{base}/components/{i}", -1) for i, c in enumerate(components)]
         stack.reverse()
     source = builder.source
+    add = builder.add
+    pop = stack.pop
     while stack:
-        component, place, parent_index = stack.pop()
-        package, ref, children = _component(component, place, source)
-        index = builder.add(package, ref, parent_index, place)
+        c, place, parent = pop()
+        if type(c) is not dict:
+            raise _wrong_type(source, place, "a component", "an object")
+        get = c.get
+        name = get("name")
+        ref = get("bom-ref")
+        version = get("version")
+        group = get("group")
+        cpe = get("cpe")
+        kind = get("type")
+        if not (
+            type(name) is str
+            and (ref is None or type(ref) is str)
+            and (version is None or type(version) is str)
+            and (group is None or type(group) is str)
+            and (cpe is None or type(cpe) is str)
+            and (kind is None or type(kind) is str)
+        ):
+            raise _field_error(c, place, source)
+        scope = get("scope")
+        if scope is not None and (type(scope) is not str or scope not in SCOPES):
+            raise _scope_error(scope, place, source)
+        purl = get("purl")
+        if purl is not None:
+            if type(purl) is not str:
+                raise _wrong_type(source, place + "/purl", "purl", "a string")
+            try:
+                purl = normalize_purl(purl)
+            except ValueError as exc:
+                raise InputError(source, place + "/purl", f"malformed purl: {exc}") from None
+        supplier = get("supplier")
+        if supplier is not None:
+            if type(supplier) is not dict:
+                raise _wrong_type(source, place + "/supplier", "supplier", "an object")
+            supplier = supplier.get("name")
+            if supplier is not None and type(supplier) is not str:
+                raise _wrong_type(source, place + "/supplier/name", "supplier name", "a string")
+        licenses = get("licenses")
+        hashes = get("hashes")
+        # Positional: 2.5x faster than keywords for a slots dataclass, and this runs per
+        # component. Order: ref, name, version, purl, cpe, licenses, hashes, scope,
+        # supplier, type, group, parent_ref (mypy checks the types).
+        package = SbomPackage(
+            "",
+            name,
+            version,
+            purl,
+            cpe,
+            _licenses(licenses, place, source) if licenses else [],
+            _hashes(hashes, place, source) if hashes else {},
+            scope,
+            supplier,
+            kind,
+            group,
+            None,
+        )
+        index = add(package, ref, parent, place)
+        children = get("components")
         if children:
-            nested = [(c, f"{place}/components/{i}", index) for i, c in enumerate(children)]
+            if type(children) is not list:
+                raise _wrong_type(source, place + "/components", "components", "an array")
+            nested = [(child, f"{place}/components/{i}", index) for i, child in enumerate(children)]
             nested.reverse()
             stack.extend(nested)
 
 
-def _component(c: Any, place: str, source: str) -> tuple[SbomPackage, str | None, list[Any]]:
-    if type(c) is not dict:
-        raise _wrong_type(source, place, "a component", "an object")
-    get = c.get
+def _field_error(c: dict[str, Any], place: str, source: str) -> InputError:
+    name = c.get("name")
+    if name is None:
+        return InputError(source, place, "component has no name")
+    for key in ("name", "bom-ref", "version", "group", "cpe", "type"):
+        value = c.get(key)
+        if value is not None and type(value) is not str:
+            return _wrong_type(source, f"{place}/{key}", key, "a string")
+    return InputError(source, place, "malformed component")  # pragma: no cover
 
-    name = get("name")
-    if type(name) is not str:
-        if name is None:
-            raise InputError(source, place, "component has no name")
-        raise _wrong_type(source, place + "/name", "name", "a string")
 
-    ref = get("bom-ref")
-    if ref is not None and type(ref) is not str:
-        raise _wrong_type(source, place + "/bom-ref", "bom-ref", "a string")
-
-    version = get("version")
-    if version is not None and type(version) is not str:
-        raise _wrong_type(source, place + "/version", "version", "a string")
-    group = get("group")
-    if group is not None and type(group) is not str:
-        raise _wrong_type(source, place + "/group", "group", "a string")
-    cpe = get("cpe")
-    if cpe is not None and type(cpe) is not str:
-        raise _wrong_type(source, place + "/cpe", "cpe", "a string")
-    kind = get("type")
-    if kind is not None and type(kind) is not str:
-        raise _wrong_type(source, place + "/type", "type", "a string")
-    scope = get("scope")
-    if scope is not None and (type(scope) is not str or scope not in SCOPES):
-        raise InputError(
-            source,
-            place + "/scope",
-            f"scope {scope!r} is not one of {', '.join(sorted(SCOPES))}",
-        )
-
-    purl = get("purl")
-    if purl is not None:
-        if type(purl) is not str:
-            raise _wrong_type(source, place + "/purl", "purl", "a string")
-        try:
-            purl = normalize_purl(purl)
-        except ValueError as exc:
-            raise InputError(source, place + "/purl", f"malformed purl: {exc}") from None
-
-    supplier = get("supplier")
-    supplier_name: str | None = None
-    if supplier is not None:
-        if type(supplier) is not dict:
-            raise _wrong_type(source, place + "/supplier", "supplier", "an object")
-        supplier_name = supplier.get("name")
-        if supplier_name is not None and type(supplier_name) is not str:
-            raise _wrong_type(source, place + "/supplier/name", "supplier name", "a string")
-
-    licenses = get("licenses")
-    hashes = get("hashes")
-    children = get("components")
-    if children is not None and type(children) is not list:
-        raise _wrong_type(source, place + "/components", "components", "an array")
-
-    package = SbomPackage(
-        ref="",
-        name=name,
-        version=version,
-        purl=purl,
-        cpe=cpe,
-        licenses=_licenses(licenses, place, source) if licenses else [],
-        hashes=_hashes(hashes, place, source) if hashes else {},
-        scope=scope,
-        supplier=supplier_name,
-        type=kind,
-        group=group,
+def _scope_error(scope: Any, place: str, source: str) -> InputError:
+    return InputError(
+        source,
+        place + "/scope",
+        f"scope {scope!r} is not one of {', '.join(sorted(SCOPES))}",
     )
-    return package, ref, children or []
 
 
 def _licenses(entries: Any, place: str, source: str) -> list[str]:
@@ -268,27 +272,43 @@ def _hashes(entries: Any, place: str, source: str) -> dict[str, str]:
     if type(entries) is not list:
         raise _wrong_type(source, place + "/hashes", "hashes", "an array")
     out: dict[str, str] = {}
-    for i, entry in enumerate(entries):
-        where = f"{place}/hashes/{i}"
+    for entry in entries:
         if type(entry) is not dict:
-            raise _wrong_type(source, where, "a hash", "an object")
+            raise _hash_error(entries, place, source)
         alg = entry.get("alg")
         content = entry.get("content")
-        if type(alg) is not str:
-            raise _wrong_type(source, where + "/alg", "alg", "a string")
-        if type(content) is not str:
-            raise _wrong_type(source, where + "/content", "content", "a string")
+        if type(alg) is not str or type(content) is not str:
+            raise _hash_error(entries, place, source)
+        name = normalize_hash_alg(alg)
+        # Fast path: bytes.fromhex validates in C; it also skips spaces, hence the length.
+        try:
+            size = len(bytes.fromhex(content)) * 2
+        except ValueError:
+            size = -1
+        if size == len(content) and size and HASH_HEX_LENGTHS.get(name, size) == size:
+            out[name] = content.lower()
+            continue
         try:
             name, digest = normalize_hash(alg, content)
         except ValueError:
-            continue  # a broken digest is dropped, not guessed at (see the module doc)
+            continue  # a broken digest is dropped, not guessed at (see module doc)
         out[name] = digest
     return out
 
 
+def _hash_error(entries: list[Any], place: str, source: str) -> InputError:
+    for i, entry in enumerate(entries):
+        if type(entry) is not dict:
+            return _wrong_type(source, f"{place}/hashes/{i}", "a hash", "an object")
+        for key in ("alg", "content"):
+            if type(entry.get(key)) is not str:
+                return _wrong_type(source, f"{place}/hashes/{i}/{key}", key, "a string")
+    return InputError(source, place + "/hashes", "malformed hashes")  # pragma: no cover
+
+
 def _dependencies(entries: list[Any], builder: DocumentBuilder) -> None:
     source = builder.source
-    edges = builder.edges
+    extend = builder.edges.extend
     for i, entry in enumerate(entries):
         if type(entry) is not dict:
             raise _wrong_type(source, f"/dependencies/{i}", "a dependency", "an object")
@@ -300,14 +320,21 @@ def _dependencies(entries: list[Any], builder: DocumentBuilder) -> None:
         depends_on = entry.get("dependsOn")
         if not depends_on:
             continue
-        if type(depends_on) is not list:
-            raise _wrong_type(source, f"/dependencies/{i}/dependsOn", "dependsOn", "an array")
-        for j, target in enumerate(depends_on):
-            if type(target) is not str or not target:
-                raise _wrong_type(
-                    source, f"/dependencies/{i}/dependsOn/{j}", "a ref", "a non-empty string"
-                )
-            edges.append((ref, target))
+        if type(depends_on) is not list or not all(map(_is_str, depends_on)) or "" in depends_on:
+            raise _depends_on_error(depends_on, f"/dependencies/{i}/dependsOn", source)
+        extend(zip(repeat(ref), depends_on))
+
+
+_is_str = str.__instancecheck__
+
+
+def _depends_on_error(depends_on: Any, place: str, source: str) -> InputError:
+    if type(depends_on) is not list:
+        return _wrong_type(source, place, "dependsOn", "an array")
+    for j, target in enumerate(depends_on):
+        if type(target) is not str or not target:
+            return _wrong_type(source, f"{place}/{j}", "a ref", "a non-empty string")
+    return InputError(source, place, "malformed dependsOn")  # pragma: no cover
 
 
 def _tools(tools: Any) -> list[str]:

@@ -1,0 +1,210 @@
+"""``meshward advisories ...`` and ``meshward findings ...``."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope
+from meshward.formats.osv import Advisory as OsvAdvisory
+from meshward.limits import Limits
+from meshward.services import advisories, findings
+from meshward.services.catalog import parse_time
+from meshward.services.findings import FindingFilter
+
+advisories_app = typer.Typer(help="OSV advisories: import, list, show.", no_args_is_help=True)
+findings_app = typer.Typer(help="Findings: list, analyse, carry, events.", no_args_is_help=True)
+
+SEVERITY_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "green",
+}
+
+
+@advisories_app.command("import")
+def advisories_import(
+    paths: list[Path] = typer.Argument(..., help="OSV JSON files, folders, or all.zip archives."),
+    json: bool = JsonOption,
+) -> None:
+    """Import OSV advisories; what changed is re-matched against every current SBOM."""
+    limits = Limits.from_env()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=json,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading advisories", total=None)
+
+        def tick(_: OsvAdvisory) -> None:
+            progress.advance(task)
+
+        with session_scope() as session:
+            report = advisories.import_advisories(session, paths, limits, on_record=tick)
+    if json:
+        emit_json(report.to_dict())
+        return
+    m = report.matching
+    console.print(
+        f"{report.read} records: {report.created} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.withdrawn} withdrawn; findings: {m.new} new, "
+        f"{m.reopened} reopened, {m.resolved} resolved"
+    )
+
+
+@advisories_app.command("list")
+def advisories_list(
+    ecosystem: str | None = typer.Option(None, help="Only this OSV ecosystem."),
+    search: str | None = typer.Option(None, help="Text in the id or summary."),
+    limit: int = typer.Option(50),
+    json: bool = JsonOption,
+) -> None:
+    """Advisories, newest first."""
+    with session_scope() as session:
+        rows = advisories.list_advisories(session, ecosystem=ecosystem, search=search, limit=limit)
+    if json:
+        emit_json(rows)
+        return
+    table = Table("id", "severity", "aliases", "summary")
+    for r in rows:
+        table.add_row(
+            r["id"] + (" (withdrawn)" if r["withdrawn"] else ""),
+            _severity(r["severity"]),
+            ", ".join(r["aliases"][:3]),
+            (r["summary"] or "")[:80],
+        )
+    console.print(table)
+
+
+@advisories_app.command("show")
+def advisories_show(name: str, json: bool = JsonOption) -> None:
+    """One advisory, by its id or any alias (CVE, GHSA ...)."""
+    with session_scope() as session:
+        view = advisories.advisory_view(session, name)
+    if json:
+        emit_json(view)
+        return
+    console.print(f"[b]{view['id']}[/b]  {_severity(view['severity'])} {view['score'] or ''}")
+    console.print(f"aliases: {', '.join(view['aliases'])}", markup=False)
+    console.print(view["summary"] or "", markup=False)
+    for a in view["affected"]:
+        console.print(f"  {a['ecosystem']} {a['name']}: {a['ranges']}", markup=False)
+
+
+def _severity(value: str | None) -> str:
+    if not value:
+        return "-"
+    style = SEVERITY_STYLE.get(value, "")
+    return f"[{style}]{value}[/]" if style else value
+
+
+@findings_app.command("list")
+def findings_list(
+    domain: str | None = typer.Option(None, help="Domain path (its subtree)."),
+    app: str | None = typer.Option(None, "--app", help="Application."),
+    app_version: str | None = typer.Option(None, "--app-version"),
+    component: str | None = typer.Option(None),
+    version: str | None = typer.Option(None, help="Component version."),
+    env: str | None = typer.Option(None, "--env", help="Only versions running there now."),
+    severity: list[str] = typer.Option([], help="critical, high, medium, low (repeatable)."),
+    state: list[str] = typer.Option([], help="open, in_triage, exploitable, ... (repeatable)."),
+    vulnerability: str | None = typer.Option(None, "--vuln", help="Any id or alias."),
+    resolved: bool = typer.Option(False, "--include-resolved"),
+    limit: int | None = typer.Option(None),
+    json: bool = JsonOption,
+) -> None:
+    """Findings, worst first."""
+    flt = FindingFilter(
+        domain=domain,
+        application=app,
+        app_version=app_version,
+        component=component,
+        version=version,
+        environment=env,
+        severity=severity or None,
+        state=state or None,
+        vulnerability=vulnerability,
+        include_resolved=resolved,
+    )
+    with session_scope() as session:
+        rows = findings.list_findings(session, flt, limit)
+    if json:
+        emit_json([r.to_dict() for r in rows])
+        return
+    table = Table("id", "vulnerability", "severity", "component", "package", "fix", "state")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.vulnerability,
+            _severity(r.severity),
+            f"{r.component} {r.version}",
+            f"{r.package} {r.installed or ''}",
+            r.fixed_version or "",
+            r.state + ("" if r.active else " (gone)"),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} findings")
+
+
+@findings_app.command("analyse")
+def findings_analyse(
+    ids: list[int] = typer.Argument(..., help="Finding ids."),
+    state: str = typer.Option(..., help=", ".join(findings.STATES)),
+    justification: str | None = typer.Option(None, help="Needed for not_affected."),
+    detail: str | None = typer.Option(None, help="Why, in words."),
+    actor: str | None = typer.Option(None, help="Who (default: the OS user)."),
+) -> None:
+    """Set the analysis state of findings; it survives re-matching."""
+    with session_scope() as session:
+        n = findings.set_analysis(
+            session,
+            ids,
+            state,
+            justification=justification,
+            detail=detail,
+            actor=actor or getpass.getuser(),
+        )
+    console.print(f"{n} findings set to {state}")
+
+
+@findings_app.command("carry")
+def findings_carry(component: str, from_version: str, to_version: str) -> None:
+    """Carry analysis to the same vulnerabilities in the next version of a component."""
+    with session_scope() as session:
+        n = findings.carry_analysis(session, component, from_version, to_version)
+    console.print(f"{n} analyses carried from {from_version} to {to_version}")
+
+
+@findings_app.command("events")
+def findings_events(
+    since: str | None = typer.Option(None, help="ISO 8601 time."),
+    limit: int = typer.Option(200),
+    json: bool = JsonOption,
+) -> None:
+    """The feed: findings that appeared, went away, came back or were analysed."""
+    with session_scope() as session:
+        rows = findings.finding_events(session, parse_time(since) if since else None, limit)
+    if json:
+        emit_json(rows)
+        return
+    table = Table("at", "event", "vulnerability", "component", "package", "state")
+    for r in rows:
+        table.add_row(
+            r["at"],
+            r["kind"],
+            r["vulnerability"],
+            f"{r['component']} {r['version']}",
+            r["purl"],
+            r["state"] or "",
+        )
+    console.print(table)
