@@ -439,11 +439,14 @@ def main() -> None:
     try:
         app()
     except MeshwardError as exc:
-        err_console.print(f"error: {exc}", markup=False)
-        sys.exit(1)
+        _fail(str(exc))
     except OperationalError as exc:
-        err_console.print(f"error: database: {exc.orig}", markup=False)
-        sys.exit(1)
+        _fail(f"database: {exc.orig}")
     except SQLAlchemyError as exc:
-        err_console.print(f"error: database: {type(exc).__name__}: {exc}", markup=False)
-        sys.exit(1)
+        _fail(f"database: {type(exc).__name__}: {exc}")
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, however long, and exit status 1."""
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    sys.exit(1)

@@ -76,7 +76,16 @@ def _qualifier(text: str, followed_by_digit: bool) -> Symbol:
     if text in _QUALIFIERS:
         return (_QUALIFIER, _QUALIFIERS.index(text), "")
     # Unknown qualifiers: after the known ones, by Java's String order (UTF-16 code units).
-    return (_QUALIFIER, len(_QUALIFIERS), text.encode("utf-16-be").decode("latin-1"))
+    return (_QUALIFIER, len(_QUALIFIERS), _utf16_units(text))
+
+
+def _utf16_units(text: str) -> str:
+    """``text`` with characters beyond the BMP split into surrogates, so that Python's
+    code-point order is Java's code-unit order."""
+    if all(ord(char) <= 0xFFFF for char in text):
+        return text
+    data = text.encode("utf-16-be", "surrogatepass")
+    return "".join(chr(int.from_bytes(data[i : i + 2], "big")) for i in range(0, len(data), 2))
 
 
 def _item(is_digit: bool, text: str) -> Symbol:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -347,3 +349,22 @@ def test_eshop_central_package_management(shared_data: Path) -> None:
     basket = sbom_from_manifests([eshop / "src" / "Basket.API"], "basket", "1.0")
     # Directory.Packages.props two levels up is not among the given files: no versions
     assert all(p.version is None for p in basket.packages[1:])
+
+
+def test_damaged_files_give_input_error_or_a_result(fixtures: Path) -> None:
+    """Mutated copies of every fixture, fed to every reader: never another exception."""
+    files = sorted(p for p in fixtures.rglob("*") if p.is_file())
+    rnd = random.Random(20240501)
+    for _ in range(2000):
+        data = bytearray(rnd.choice(files).read_bytes())
+        for _ in range(rnd.randint(1, 6)):
+            if not data:
+                break
+            pos = rnd.randrange(len(data))
+            if rnd.random() < 0.5:
+                data[pos] = rnd.choice(b"{}[]()\"':=,\n\\$@#<>/ ax1")
+            else:
+                del data[pos : pos + rnd.randint(1, 20)]
+        reader = rnd.choice(READERS)
+        with contextlib.suppress(InputError):
+            reader.read(bytes(data), "svc/manifest", {})

@@ -150,6 +150,48 @@ def test_ai_and_dataset_packages_are_packages() -> None:
     assert len(read(raw).packages) == 4
 
 
+def test_expanded_licensing_becomes_an_expression() -> None:
+    raw = shop()
+    licenses = "https://spdx.org/licenses/"
+    raw["@graph"] += [
+        {"type": "expandedlicensing_ListedLicense", "spdxId": licenses + "GPL-2.0-only"},
+        {
+            "type": "expandedlicensing_ListedLicenseException",
+            "spdxId": licenses + "Classpath-exception-2.0",
+            "expandedlicensing_additionId": "Classpath-exception-2.0",
+        },
+        {
+            "type": "expandedlicensing_WithAdditionOperator",
+            "spdxId": NS + "with",
+            "expandedlicensing_subjectExtendableLicense": licenses + "GPL-2.0-only",
+            "expandedlicensing_subjectAddition": licenses + "Classpath-exception-2.0",
+        },
+        {
+            "type": "expandedlicensing_OrLaterOperator",
+            "spdxId": NS + "later",
+            "expandedlicensing_subjectLicense": licenses + "LGPL-2.1",
+        },
+        {
+            "type": "expandedlicensing_DisjunctiveLicenseSet",
+            "spdxId": NS + "set",
+            "expandedlicensing_member": [NS + "with", NS + "later", licenses + "MIT"],
+        },
+        {
+            "type": "expandedlicensing_ConjunctiveLicenseSet",
+            "spdxId": NS + "loop",
+            "expandedlicensing_member": [NS + "loop", licenses + "MIT"],
+        },
+    ]
+    element(raw, "r6")["to"] = [NS + "set"]
+    element(raw, "r3")["to"] = [NS + "loop"]
+    packages = {p.name: p for p in read(raw).packages}
+    assert packages["openssl"].licenses == [
+        "(GPL-2.0-only WITH Classpath-exception-2.0 OR LGPL-2.1+ OR MIT)"
+    ]
+    # a set that contains itself ends at a fixed depth instead of recursing forever
+    assert packages["Django"].licenses[0].endswith("AND MIT)")
+
+
 # --------------------------------------------------------------------------- sniffing
 
 

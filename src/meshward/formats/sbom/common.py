@@ -197,7 +197,7 @@ def _long_number_place(data: bytes, max_digits: int) -> str | None:
     """
     if b"0" * (max_digits + 1) not in data.translate(_DIGITS_AS_ZERO):
         return None
-    token = re.compile(rb'"(?:[^"\\]|\\.)*"|\d{%d,}' % (max_digits + 1), re.DOTALL)
+    token = re.compile(rb'"(?:[^"\\]|\\.)*"|-?\d{%d,}' % (max_digits + 1), re.DOTALL)
     for match in token.finditer(data):
         if match.group()[:1] != b'"':
             start = match.start()

@@ -143,7 +143,9 @@ def _flatten(components: list[Any], base: str, builder: DocumentBuilder, *, sing
         stack = [(c, f"{base}/components/{i}", -1) for i, c in enumerate(components)]
         stack.reverse()
     source = builder.source
-    add = builder.add
+    packages = builder.packages
+    places = builder.places
+    declared = builder.declared
     pop = stack.pop
     while stack:
         c, place, parent = pop()
@@ -202,7 +204,18 @@ def _flatten(components: list[Any], base: str, builder: DocumentBuilder, *, sing
             group,
             None,
         )
-        index = add(package, ref, parent, place)
+        index = len(packages)  # inlined DocumentBuilder.add: this runs per component
+        if ref is None:
+            builder.unnamed.append(index)
+        else:
+            if not ref or ref in declared:
+                raise builder.ref_error(ref, place)
+            declared[ref] = index
+            package.ref = ref
+        if parent >= 0:
+            builder.children.append((index, parent))
+        packages.append(package)
+        places.append(place)
         children = get("components")
         if children:
             if type(children) is not list:
@@ -235,37 +248,55 @@ def _licenses(entries: Any, place: str, source: str) -> list[str]:
     if type(entries) is not list:
         raise _wrong_type(source, place + "/licenses", "licenses", "an array")
     out: list[str] = []
+    for entry in entries:
+        if type(entry) is dict:
+            license_ = entry.get("license")
+            if license_ is not None:
+                if type(license_) is dict and "expression" not in entry:
+                    value = license_.get("id")
+                    if value is None:
+                        value = license_.get("name")
+                        if value is None:  # CycloneDX for .NET gives only a URL
+                            value = license_.get("url")
+                    if type(value) is str:
+                        out.append(value)
+                        continue
+            else:
+                expression = entry.get("expression")
+                if type(expression) is str:
+                    out.append(spdx_license_expression(expression))
+                    continue
+        raise _license_error(entries, place, source)
+    return out
+
+
+def _license_error(entries: list[Any], place: str, source: str) -> InputError:
     for i, entry in enumerate(entries):
         where = f"{place}/licenses/{i}"
         if type(entry) is not dict:
-            raise _wrong_type(source, where, "a licence entry", "an object")
+            return _wrong_type(source, where, "a licence entry", "an object")
         license_ = entry.get("license")
         expression = entry.get("expression")
         if license_ is not None and expression is not None:
-            raise InputError(source, where, "licence entry has both 'license' and 'expression'")
-        if expression is not None:
-            if type(expression) is not str:
-                raise _wrong_type(source, where + "/expression", "expression", "a string")
-            out.append(spdx_license_expression(expression))
-        elif license_ is not None:
+            return InputError(source, where, "licence entry has both 'license' and 'expression'")
+        if license_ is None and expression is None:
+            return InputError(source, where, "licence entry has neither 'license' nor 'expression'")
+        if expression is not None and type(expression) is not str:
+            return _wrong_type(source, where + "/expression", "expression", "a string")
+        if license_ is not None:
             if type(license_) is not dict:
-                raise _wrong_type(source, where + "/license", "license", "an object")
-            value = license_.get("id")
-            key = "id"
-            if value is None:
-                value = license_.get("name")
-                key = "name"
-            if value is None:  # real producers (CycloneDX for .NET) give only a URL
-                value = license_.get("url")
-                key = "url"
-            if value is None:
-                raise InputError(source, where + "/license", "licence has neither id nor name")
-            if type(value) is not str:
-                raise _wrong_type(source, f"{where}/license/{key}", f"licence {key}", "a string")
-            out.append(value)
-        else:
-            raise InputError(source, where, "licence entry has neither 'license' nor 'expression'")
-    return out
+                return _wrong_type(source, where + "/license", "license", "an object")
+            for key in ("id", "name", "url"):
+                value = license_.get(key)
+                if value is not None:
+                    if type(value) is not str:
+                        return _wrong_type(
+                            source, f"{where}/license/{key}", f"licence {key}", "a string"
+                        )
+                    break
+            else:
+                return InputError(source, where + "/license", "licence has neither id nor name")
+    return InputError(source, place + "/licenses", "malformed licences")  # pragma: no cover
 
 
 def _hashes(entries: Any, place: str, source: str) -> dict[str, str]:

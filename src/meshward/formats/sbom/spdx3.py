@@ -15,6 +15,7 @@ from typing import Any
 
 from meshward.errors import InputError
 from meshward.formats.sbom.common import (
+    gc_paused,
     json_pointer,
     load_json,
     normalize_hash_alg,
@@ -37,6 +38,14 @@ _EDGE_TYPES = frozenset({"dependsOn", "contains"})
 _LICENSE_TYPES = ("hasConcludedLicense", "hasDeclaredLicense")
 _LISTED_LICENSE = re.compile(r"https?://spdx\.org/licenses/([A-Za-z0-9.+-]+)")
 _NO_LICENSE = re.compile(r"/(?:NoAssertionLicense|NoneLicense)$")
+_LICENSE_SETS = {
+    "expandedlicensing_ConjunctiveLicenseSet": " AND ",
+    "expandedlicensing_DisjunctiveLicenseSet": " OR ",
+}
+_LICENSE_OPERATORS = frozenset(
+    {"expandedlicensing_OrLaterOperator", "expandedlicensing_WithAdditionOperator"}
+)
+_MAX_LICENSE_DEPTH = 16
 
 
 def _kind(value: Any) -> str:
@@ -374,11 +383,16 @@ class _Reader:
             return name.strip()
         return None
 
-    def license_of(self, target: str, path: tuple[str | int, ...]) -> str | None:
-        """The licence an element id stands for: an expression, a listed or custom licence."""
+    def license_of(self, target: str, path: tuple[str | int, ...], depth: int = 0) -> str | None:
+        """The licence an element id stands for, as an SPDX expression.
+
+        A simple-licensing expression is kept as written; listed licences become their
+        id; expanded-licensing sets and operators are written back as an expression; a
+        custom licence is its name. NOASSERTION and NONE stand for no licence.
+        """
         element = self.by_id.get(target)
+        listed = _LISTED_LICENSE.fullmatch(target)
         if element is None:
-            listed = _LISTED_LICENSE.fullmatch(target)
             if listed is not None:
                 return listed.group(1)
             if _NO_LICENSE.search(target) or target in NO_VALUE:
@@ -391,7 +405,39 @@ class _Reader:
                 return None
             expression = spdx_license_expression(value)
             return None if expression in NO_VALUE else expression
-        listed = _LISTED_LICENSE.fullmatch(target)
+        if kind in _LICENSE_SETS:
+            if depth >= _MAX_LICENSE_DEPTH:
+                return None
+            members = [
+                self.license_of(member.strip(), path, depth + 1)
+                for member in self.list_of(element, "expandedlicensing_member", path)
+                if type(member) is str
+            ]
+            parts = [member for member in members if member]
+            if len(parts) <= 1:
+                return parts[0] if parts else None
+            return "(" + _LICENSE_SETS[kind].join(parts) + ")"
+        if kind in _LICENSE_OPERATORS:
+            if depth >= _MAX_LICENSE_DEPTH:
+                return None
+            subject = element.get("expandedlicensing_subjectLicense")
+            if subject is None:
+                subject = element.get("expandedlicensing_subjectExtendableLicense")
+            base = (
+                self.license_of(subject.strip(), path, depth + 1) if type(subject) is str else None
+            )
+            if base is None:
+                return None
+            if kind == "expandedlicensing_OrLaterOperator":
+                return base + "+"
+            addition = element.get("expandedlicensing_subjectAddition")
+            if type(addition) is not str:
+                return base
+            added = self.by_id.get(addition.strip()) or {}
+            addition_id = added.get("expandedlicensing_additionId")
+            if type(addition_id) is not str:
+                addition_id = _tail(addition.strip())
+            return f"{base} WITH {addition_id}"
         if listed is not None:
             return listed.group(1)
         name = element.get("name")
@@ -412,4 +458,5 @@ class Spdx3Reader(SbomReader):
 
     def read(self, data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> SbomDocument:
         root = load_json(data, source, limits)
-        return _Reader(source).read(root)
+        with gc_paused():  # the decoded tree is big and acyclic: no GC passes over it
+            return _Reader(source).read(root)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from meshward.errors import InputError
-from meshward.formats.sbom.common import check_size, normalize_purl, to_utf8
+from meshward.formats.sbom.common import check_size, gc_paused, normalize_purl, to_utf8
 from meshward.formats.sbom.interface import SbomDocument, SbomPackage, SbomReader
 from meshward.formats.sbom.spdx2 import (
     CPE_TYPES,
@@ -336,9 +336,10 @@ class SpdxTagValueReader(SbomReader):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
+            line = len(_lines(data[: exc.start].decode("utf-8", errors="replace")))
             raise InputError(source, f"line {line}", "not valid UTF-8 text") from None
         if "\x00" in text:
-            line = text.count("\n", 0, text.index("\x00")) + 1
+            line = len(_lines(text[: text.index("\x00")]))
             raise InputError(source, f"line {line}", "a NUL character: this is not text")
-        return _Reader(source).read(text)
+        with gc_paused():  # tens of thousands of small objects, none of them cyclic
+            return _Reader(source).read(text)
