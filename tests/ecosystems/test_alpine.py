@@ -84,7 +84,9 @@ def test_apk_tools_version_data_sample() -> None:
 
 def test_leading_zero_parts_compare_as_strings() -> None:
     # Gentoo's rule, kept by apk: a dotted part with a leading zero compares as text.
-    assert chain_disagreements(ALPINE, ["1.0", "1.00", "1.01", "1.010", "1.02", "1.1", "1.10"]) == []
+    assert (
+        chain_disagreements(ALPINE, ["1.0", "1.00", "1.01", "1.010", "1.02", "1.1", "1.10"]) == []
+    )
     # ... but not the first part, which is always a number
     assert ALPINE.compare("006", "6") == 0
 
@@ -149,6 +151,7 @@ _SUFFIX_VALUES = {"alpha": 1, "beta": 2, "pre": 3, "rc": 4, "cvs": 6, "svn": 7, 
 _SUFFIX_VALUES["p"] = 10
 _NONE = 5
 INITIAL, DIGIT, LETTER, SUFFIX, SUFFIX_NO, HASH, REVISION, END, INVALID = range(9)
+_DIGITS_AFTER = (INITIAL, DIGIT, SUFFIX)
 
 
 def _apk3_tokens(version: str) -> list[tuple[int, str | int]]:
@@ -167,7 +170,7 @@ def _apk3_tokens(version: str) -> list[tuple[int, str | int]]:
         new: tuple[int, str | int] | None = None
         if "a" <= char <= "z" and token <= DIGIT:
             new, i = (LETTER, char), i + 1
-        elif char == "." and token <= DIGIT or char.isdigit() and token in (INITIAL, DIGIT, SUFFIX):
+        elif (char == "." and token <= DIGIT) or (char.isdigit() and token in _DIGITS_AFTER):
             i += char == "."
             run = digits.match(version, i)
             assert run is not None
@@ -202,7 +205,7 @@ def _apk3_compare(a: str, b: str) -> int:
             break
         if kind_a >= END:
             return 0
-        if kind_a == DIGIT and "0" in (str(value_a)[0], str(value_b)[0]) or kind_a == HASH:
+        if (kind_a == DIGIT and "0" in (str(value_a)[0], str(value_b)[0])) or kind_a == HASH:
             x: str | int = str(value_a)
             y: str | int = str(value_b)
         elif kind_a == LETTER:

@@ -96,9 +96,7 @@ def test_ubuntu_shares_the_order_and_names_are_lower_case() -> None:
 
 @pytest.mark.shared
 def test_dpkg_oracle(shared_data: Path) -> None:
-    checked, failures = oracle_disagreements(
-        DEBIAN, shared_data / VERSION_ORACLES / "debian.json"
-    )
+    checked, failures = oracle_disagreements(DEBIAN, shared_data / VERSION_ORACLES / "debian.json")
     assert checked == 900
     assert failures == [], "\n".join(failures)
 

@@ -253,8 +253,10 @@ def _rpmvercmp(a: str, b: str) -> int:
         if not (one < len(a) and two < len(b)):
             break
         numeric = a[one].isdigit()
-        kind = (lambda c: c.isascii() and c.isdigit()) if numeric else (
-            lambda c: c.isascii() and c.isalpha()
+        kind = (
+            (lambda c: c.isascii() and c.isdigit())
+            if numeric
+            else (lambda c: c.isascii() and c.isalpha())
         )
         end1, end2 = one, two
         while end1 < len(a) and kind(a[end1]):

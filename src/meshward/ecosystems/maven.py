@@ -49,12 +49,14 @@ _QUALIFIER: Final = 0
 _SUBLIST: Final = 1
 _NUMBER: Final = 2
 
-Symbol = tuple[int] | tuple[int, int, str]
-"""``(_SUBLIST,)``; ``(_NUMBER, digit count, digits)``; ``(_QUALIFIER, rank, text)``."""
+Symbol = tuple[int, int, str]
+"""``(_QUALIFIER, rank, unknown qualifier's text)``, ``(_SUBLIST, 0, "")`` or
+``(_NUMBER, digit count, digits)``."""
 Group = tuple[int, tuple[Symbol, ...]] | tuple[int]
 MavenKey = tuple[Group, ...]
 
 _END: Final[Group] = (0,)
+_SUBLIST_STARTS: Final[Symbol] = (_SUBLIST, 0, "")
 
 Item = Symbol | list["Item"]
 
@@ -167,7 +169,7 @@ def _flatten(items: list[Item]) -> list[Symbol]:
                 symbols.append(item)
         if tail is None:
             return symbols
-        symbols.append((_SUBLIST,))
+        symbols.append(_SUBLIST_STARTS)
         items = tail
 
 

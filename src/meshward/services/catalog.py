@@ -23,7 +23,6 @@ from meshward.store.models import (
     ApplicationVersion,
     ApplicationVersionChange,
     ApplicationVersionMember,
-    Base,
     Component,
     ComponentVersion,
     Deployment,
@@ -629,7 +628,7 @@ def catalog_tree(session: Session) -> dict[str, Any]:
         }
         for d in domains
     }
-    roots = []
+    roots: list[dict[str, Any]] = []
     for d in domains:
         parent = nodes.get(d.parent_id) if d.parent_id else None
         (parent["domains"] if parent else roots).append(nodes[d.id])
@@ -640,7 +639,7 @@ def catalog_tree(session: Session) -> dict[str, Any]:
     }
 
 
-ENTITY_MODELS: dict[str, type[Base]] = {
+ENTITY_MODELS: dict[str, type[Component] | type[Application] | type[Api] | type[Domain]] = {
     "component": Component,
     "system": Application,
     "api": Api,
@@ -653,8 +652,8 @@ def resolve_entity_key(session: Session, ref: str) -> str:
     ref = ref.strip()
     if ":" in ref:
         kind = ref.split(":", 1)[0].lower()
-        keys = key_candidates(ref, kind)
-        found = session.scalars(select(Entity.key).where(Entity.key.in_(keys))).first()
+        candidates = key_candidates(ref, kind)
+        found = session.scalars(select(Entity.key).where(Entity.key.in_(candidates))).first()
         if found:
             return found
         model = ENTITY_MODELS.get(kind)
@@ -665,7 +664,7 @@ def resolve_entity_key(session: Session, ref: str) -> str:
     query = select(Entity.key).where(func.lower(Entity.name) == name.lower())
     if namespace:
         query = query.where(func.lower(Entity.namespace) == namespace.lower())
-    keys = set(session.scalars(query).all())
+    keys: set[str] = set(session.scalars(query).all())
     for model in (Component, Application, Api, Domain):
         keys.update(
             session.scalars(select(model.key).where(func.lower(model.name) == name.lower())).all()

@@ -156,7 +156,8 @@ def _replace_relations(session: Session, touched: Sequence[BackstageEntity]) -> 
     for chunk in _chunks([e.ref.key for e in touched]):
         session.execute(delete(Relation).where(Relation.source_key.in_(chunk)))
     rows = {(e.ref.key, t, target.key): None for e in touched for t, target in e.relations}
-    bulk_insert(session, Relation.__table__, ("source_key", "type", "target_key"), list(rows))
+    table = Relation.__table__
+    bulk_insert(session, table, ("source_key", "type", "target_key"), list(rows))  # type: ignore[arg-type]
 
 
 def _repository(annotations: dict[str, str]) -> str | None:
@@ -298,8 +299,8 @@ def resolve_links(session: Session) -> None:
         return paths[key]
 
     for key, dom in domains.items():
-        parent = first(key, "domain")
-        parent_id = domains[parent].id if parent in domains else None
+        parent_key = first(key, "domain")
+        parent_id = domains[parent_key].id if parent_key in domains else None
         path = path_of(key)
         if dom.parent_id != parent_id:
             dom.parent_id = parent_id
@@ -310,35 +311,35 @@ def resolve_links(session: Session) -> None:
     app_updates = []
     app_domain: dict[int, int | None] = {}
     app_ids: dict[str, int] = {}
-    for app_id, key, domain_id in session.execute(
+    for app_id, app_key, app_domain_id in session.execute(
         select(Application.id, Application.key, Application.domain_id)
     ):
-        target = first(key, "domain")
-        want = domain_ids.get(target) if target else None
-        app_ids[key] = app_id
+        app_domain_key = first(app_key, "domain")
+        want = domain_ids.get(app_domain_key) if app_domain_key else None
+        app_ids[app_key] = app_id
         app_domain[app_id] = want
-        if want != domain_id:
+        if want != app_domain_id:
             app_updates.append({"id": app_id, "domain_id": want})
     if app_updates:
         session.execute(update(Application), app_updates)
 
     comp_updates = []
-    for comp_id, key, app_id, domain_id in session.execute(
+    for comp_id, comp_key, comp_app_id, comp_domain_id in session.execute(
         select(Component.id, Component.key, Component.application_id, Component.domain_id)
     ):
-        system = first(key, "system")
-        direct_domain = first(key, "domain")
+        system = first(comp_key, "system")
+        direct_domain = first(comp_key, "domain")
         want_app = app_ids.get(system) if system else None
-        if want_app is None and system is None and key not in part_of:
-            want_app = app_id  # set by hand, not by an import: leave it
+        if want_app is None and system is None and comp_key not in part_of:
+            want_app = comp_app_id  # set by hand, not by an import: leave it
         want_domain = (
             domain_ids.get(direct_domain)
             if direct_domain
             else app_domain.get(want_app)
             if want_app
-            else domain_id
+            else comp_domain_id
         )
-        if (want_app, want_domain) != (app_id, domain_id):
+        if (want_app, want_domain) != (comp_app_id, comp_domain_id):
             comp_updates.append(
                 {"id": comp_id, "application_id": want_app, "domain_id": want_domain}
             )

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from meshward.errors import MeshwardError, NotFoundError
@@ -88,8 +88,8 @@ class FindingFilter:
     include_resolved: bool = False
 
 
-def _filtered(session: Session, f: FindingFilter) -> Select[Any]:
-    query = (
+def _filtered(session: Session, f: FindingFilter) -> Any:
+    query: Any = (
         select(
             Finding,
             Package.purl,

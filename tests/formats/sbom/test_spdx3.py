@@ -205,6 +205,7 @@ def test_expanded_licensing_becomes_an_expression() -> None:
         (b"SPDXVersion: SPDX-2.3\n", False),
         (b"", False),
         (b"\xfe\xff\x00{", False),
+        (b"{" + b'"@context": [' * 5000, False),  # must stay linear on hostile heads
     ],
 )
 def test_sniff(head: bytes, expected: bool) -> None:

@@ -196,8 +196,8 @@ def _flatten(components: list[Any], base: str, builder: DocumentBuilder, *, sing
             version,
             purl,
             cpe,
-            _licenses(licenses, place, source) if licenses else [],
-            _hashes(hashes, place, source) if hashes else {},
+            [] if licenses is None else _licenses(licenses, place, source),
+            {} if hashes is None else _hashes(hashes, place, source),
             scope,
             supplier,
             kind,
@@ -217,7 +217,7 @@ def _flatten(components: list[Any], base: str, builder: DocumentBuilder, *, sing
         packages.append(package)
         places.append(place)
         children = get("components")
-        if children:
+        if children is not None:
             if type(children) is not list:
                 raise _wrong_type(source, place + "/components", "components", "an array")
             nested = [(child, f"{place}/components/{i}", index) for i, child in enumerate(children)]

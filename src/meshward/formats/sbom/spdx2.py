@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from meshward.formats.sbom.common import (
     normalize_hash_alg,
@@ -36,6 +37,21 @@ EDGE_TYPES: dict[str, bool] = {
 
 PURL_TYPE = "purl"
 CPE_TYPES = ("cpe23Type", "cpe22Type")
+
+
+def json_kind(value: Any) -> str:
+    """How an error message names a JSON value's type: ``expected a string, got a number``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
 
 
 def spdx2_version(value: str) -> str | None:
@@ -181,27 +197,6 @@ class Spdx2Graph:
             created=created,
             tools=tools,
         )
-
-
-def head_text(head: bytes) -> str:
-    """The first bytes of a document as text, for sniffing only: never raises.
-
-    Handles a UTF-8 BOM and UTF-16/32 (BOM or the RFC 4627 zero-byte pattern); a head cut
-    in the middle of a character just loses that character."""
-    encoding = "utf-8"
-    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        encoding = "utf-32"
-    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    elif len(head) >= 4 and head[0] == 0 and head[1] != 0:
-        encoding = "utf-16-be"
-    elif len(head) >= 4 and head[0] != 0 and head[1] == 0 and head[2] != 0:
-        encoding = "utf-16-le"
-    try:
-        text = head.decode(encoding, errors="ignore")
-    except (UnicodeError, LookupError):  # pragma: no cover - errors="ignore" does not raise
-        return ""
-    return text.lstrip("\ufeff")
 
 
 def purl_error(value: str, exc: ValueError) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from meshward.errors import InputError
 from meshward.formats.sbom.common import (
     gc_paused,
+    head_text,
     json_pointer,
     load_json,
     normalize_hash_alg,
@@ -24,11 +25,10 @@ from meshward.formats.sbom.common import (
     spdx_license_expression,
 )
 from meshward.formats.sbom.interface import SbomDocument, SbomPackage, SbomReader
-from meshward.formats.sbom.spdx2 import NO_VALUE, head_text, purl_error
+from meshward.formats.sbom.spdx2 import NO_VALUE, json_kind, purl_error
 from meshward.limits import DEFAULT_LIMITS, Limits
 
 _CONTEXT_VERSION = re.compile(r"spdx\.org/rdf/(3\.\d+)(?:\.\d+)?/")
-_SNIFF = re.compile(r'"@context"\s*:\s*(?:\[[^\]]*?)?"[^"]*spdx\.org/rdf/3\.')
 _TYPE_IRI = re.compile(r"https?://spdx\.org/rdf/3\.\d+(?:\.\d+)?/terms/(\w+)/(\w+)")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -46,20 +46,6 @@ _LICENSE_OPERATORS = frozenset(
     {"expandedlicensing_OrLaterOperator", "expandedlicensing_WithAdditionOperator"}
 )
 _MAX_LICENSE_DEPTH = 16
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _compact_type(value: str) -> str:
@@ -98,7 +84,7 @@ class _Reader:
         value = obj.get(key)
         if value is None or type(value) is str:
             return value
-        raise self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def req_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
         value = obj.get(key)
@@ -108,7 +94,7 @@ class _Reader:
             raise self.fail((*path, key), "must not be empty")
         if value is None:
             raise self.fail((*path, key), f"missing required field {key!r}")
-        raise self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def list_of(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> list[Any]:
         """A multi-valued property: JSON-LD lets a single value stand without an array."""
@@ -128,7 +114,7 @@ class _Reader:
                 out.append(str(value.get("spdxId", value.get("@id"))).strip())
             else:
                 where = (*path, key, index) if type(obj.get(key)) is list else (*path, key)
-                raise self.fail(where, f"expected an element id, got {_kind(value)}")
+                raise self.fail(where, f"expected an element id, got {json_kind(value)}")
         return out
 
     @staticmethod
@@ -145,18 +131,18 @@ class _Reader:
             return _compact_type(value)
         if value is None:
             raise self.fail((*path, "type"), "missing required field 'type'")
-        raise self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     # ------------------------------------------------------------------ document
 
     def read(self, root: Any) -> SbomDocument:
         if type(root) is not dict:
-            raise InputError(self.source, "/", f"expected a JSON object, got {_kind(root)}")
+            raise InputError(self.source, "/", f"expected a JSON object, got {json_kind(root)}")
         spec_version = self.context_version(root)
         if "@graph" in root:
             elements = root["@graph"]
             if type(elements) is not list:
-                raise self.fail(("@graph",), f"expected an array, got {_kind(elements)}")
+                raise self.fail(("@graph",), f"expected an array, got {json_kind(elements)}")
         else:  # a document of one element, written without @graph
             elements = [{k: v for k, v in root.items() if k != "@context"}]
             self.graph_path = ()
@@ -166,12 +152,12 @@ class _Reader:
         for index, element in enumerate(elements):
             path = (*self.graph_path, index) if self.graph_path else ()
             if type(element) is not dict:
-                raise self.fail(path, f"expected an element object, got {_kind(element)}")
+                raise self.fail(path, f"expected an element object, got {json_kind(element)}")
             kind = self.element_type(element, path)
             element_id = self.element_id(element)
             if element_id is not None and type(element_id) is not str:
                 key = "spdxId" if "spdxId" in element else "@id"
-                raise self.fail((*path, key), f"expected a string, got {_kind(element_id)}")
+                raise self.fail((*path, key), f"expected a string, got {json_kind(element_id)}")
             if element_id:
                 by_id.setdefault(element_id.strip(), element)
             typed.append((kind, element, path))
@@ -323,7 +309,7 @@ class _Reader:
         for index, ident in enumerate(identifiers):
             ident_path = (*path, "externalIdentifier", index)
             if type(ident) is not dict:
-                raise self.fail(ident_path, f"expected an object, got {_kind(ident)}")
+                raise self.fail(ident_path, f"expected an object, got {json_kind(ident)}")
             kind = _tail(self.req_str(ident, "externalIdentifierType", ident_path))
             if kind == "packageUrl":
                 value = self.purl(
@@ -342,7 +328,7 @@ class _Reader:
         for index, method in enumerate(self.list_of(obj, "verifiedUsing", path)):
             method_path = (*path, "verifiedUsing", index)
             if type(method) is not dict:
-                raise self.fail(method_path, f"expected an object, got {_kind(method)}")
+                raise self.fail(method_path, f"expected an object, got {json_kind(method)}")
             if _compact_type(str(method.get("type", method.get("@type", "")))) != "Hash":
                 continue  # e.g. PackageVerificationCode: a digest of files, not of the package
             algorithm = _tail(self.req_str(method, "algorithm", method_path))
@@ -375,7 +361,7 @@ class _Reader:
         elif type(value) is dict:
             agent = value
         else:
-            raise self.fail(path, f"expected an agent id, got {_kind(value)}")
+            raise self.fail(path, f"expected an agent id, got {json_kind(value)}")
         if agent is None:
             return None
         name = agent.get("name")
@@ -453,8 +439,12 @@ class Spdx3Reader(SbomReader):
     encoding = "json-ld"
 
     def sniff(self, head: bytes) -> bool:
-        text = head_text(head).lstrip()
-        return text.startswith("{") and _SNIFF.search(text) is not None
+        text = head_text(head)
+        if not text.startswith("{"):
+            return False
+        # plain searches, not a regex: a sniff sees 64 KiB of anything and must stay linear
+        start = text.find('"@context"')
+        return start >= 0 and "spdx.org/rdf/3." in text[start : start + 1024]
 
     def read(self, data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> SbomDocument:
         root = load_json(data, source, limits)

@@ -8,11 +8,13 @@ is checked, and a wrong one is an ``InputError`` carrying its JSON pointer.
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from typing import Any
 
 from meshward.errors import InputError
 from meshward.formats.sbom.common import (
     gc_paused,
+    head_text,
     json_pointer,
     load_json,
     normalize_purl,
@@ -24,7 +26,7 @@ from meshward.formats.sbom.spdx2 import (
     chosen_licenses,
     creator_tool,
     hash_algorithm,
-    head_text,
+    json_kind,
     package_type,
     purl_error,
     relationship_type,
@@ -42,18 +44,22 @@ _CONCLUDED_KEYS = ("licenseConcluded", "packageLicenseConcluded")
 _DECLARED_KEYS = ("licenseDeclared", "packageLicenseDeclared")
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+# The hot loop builds SbomPackage positionally (twice as fast as keywords); should the
+# dataclass change its field order, fail at import rather than fill the wrong fields.
+_POSITIONAL_FIELDS = (
+    "ref",
+    "name",
+    "version",
+    "purl",
+    "cpe",
+    "licenses",
+    "hashes",
+    "scope",
+    "supplier",
+    "type",
+)
+if tuple(f.name for f in fields(SbomPackage))[: len(_POSITIONAL_FIELDS)] != _POSITIONAL_FIELDS:
+    raise RuntimeError("SbomPackage fields changed order: update SpdxJsonReader.packages")
 
 
 def _position(items: list[Any], item: Any) -> int:
@@ -78,7 +84,7 @@ class _Reader:
         value = obj.get(key)
         if value is None or type(value) is str:
             return value
-        raise self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def req_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
         value = obj.get(key)
@@ -88,7 +94,7 @@ class _Reader:
             raise self.fail((*path, key), "must not be empty")
         if value is None:
             raise self.fail((*path, key), f"missing required field {key!r}")
-        raise self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def opt_list(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> list[Any]:
         value = obj.get(key)
@@ -96,7 +102,7 @@ class _Reader:
             return []
         if type(value) is list:
             return value
-        raise self.fail((*path, key), f"expected an array, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected an array, got {json_kind(value)}")
 
     def opt_obj(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> dict[str, Any]:
         value = obj.get(key)
@@ -104,13 +110,13 @@ class _Reader:
             return {}
         if type(value) is dict:
             return value
-        raise self.fail((*path, key), f"expected an object, got {_kind(value)}")
+        raise self.fail((*path, key), f"expected an object, got {json_kind(value)}")
 
     # ------------------------------------------------------------------ document
 
     def read(self, root: Any) -> SbomDocument:
         if type(root) is not dict:
-            raise InputError(self.source, "/", f"expected a JSON object, got {_kind(root)}")
+            raise InputError(self.source, "/", f"expected a JSON object, got {json_kind(root)}")
         raw_version = root.get("spdxVersion")
         if raw_version is None:
             if "@context" in root or "@graph" in root:
@@ -119,7 +125,7 @@ class _Reader:
         if type(raw_version) is not str:
             raise self.fail(
                 ("spdxVersion",),
-                f"expected a string like 'SPDX-2.3', got {_kind(raw_version)}",
+                f"expected a string like 'SPDX-2.3', got {json_kind(raw_version)}",
             )
         spec_version = spdx2_version(raw_version)
         if spec_version is None:
@@ -145,7 +151,7 @@ class _Reader:
         for index, ref in enumerate(self.opt_list(root, "documentDescribes", ())):
             if type(ref) is not str:
                 raise self.fail(
-                    ("documentDescribes", index), f"expected a string, got {_kind(ref)}"
+                    ("documentDescribes", index), f"expected a string, got {json_kind(ref)}"
                 )
             graph.describes.append(ref.strip())
         self.relationships(self.opt_list(root, "relationships", ()))
@@ -169,7 +175,7 @@ class _Reader:
             return self.fail((*path, key), f"missing required field {key!r}")
         if type(value) is str:
             return self.fail((*path, key), "must not be empty")
-        return self.fail((*path, key), f"expected a string, got {_kind(value)}")
+        return self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def wrong_of(
         self, obj: dict[str, Any], keys: tuple[str, ...], path: tuple[str | int, ...]
@@ -201,7 +207,9 @@ class _Reader:
         no_value = NO_VALUE
         for index, obj in enumerate(items):
             if type(obj) is not dict:
-                raise self.fail(("packages", index), f"expected a package object, got {_kind(obj)}")
+                raise self.fail(
+                    ("packages", index), f"expected a package object, got {json_kind(obj)}"
+                )
             get = obj.get
             ref = get("SPDXID")
             if type(ref) is not str or not (ref := ref.strip()):
@@ -230,13 +238,13 @@ class _Reader:
                 if type(ext_refs) is not list:
                     raise self.fail(
                         ("packages", index, "externalRefs"),
-                        f"expected an array, got {_kind(ext_refs)}",
+                        f"expected an array, got {json_kind(ext_refs)}",
                     )
                 for ext in ext_refs:
                     if type(ext) is not dict:
                         raise self.fail(
                             ("packages", index, "externalRefs", _position(ext_refs, ext)),
-                            f"expected an object, got {_kind(ext)}",
+                            f"expected an object, got {json_kind(ext)}",
                         )
                     kind = ext.get("referenceType")
                     if kind == "purl":
@@ -254,13 +262,14 @@ class _Reader:
                         if purl is None:
                             purl = canonical
                     elif kind == "cpe23Type" or kind == "cpe22Type":
+                        if (cpe if kind == "cpe23Type" else cpe22) is not None:
+                            continue  # only the first of each is kept (syft writes several)
                         locator = ext.get("referenceLocator")
                         if type(locator) is not str or not (locator := locator.strip()):
                             raise self.wrong(ext, "referenceLocator", self.ext_path(obj, ext))
                         if kind == "cpe23Type":
-                            if cpe is None:
-                                cpe = locator
-                        elif cpe22 is None:
+                            cpe = locator
+                        else:
                             cpe22 = locator
                     elif kind is not None and type(kind) is not str:
                         raise self.wrong(ext, "referenceType", self.ext_path(obj, ext))
@@ -271,7 +280,7 @@ class _Reader:
                 if type(checksums) is not list:
                     raise self.fail(
                         ("packages", index, "checksums"),
-                        f"expected an array, got {_kind(checksums)}",
+                        f"expected an array, got {json_kind(checksums)}",
                     )
                 for checksum in checksums:
                     if type(checksum) is dict:
@@ -295,7 +304,7 @@ class _Reader:
                         )
                     raise self.fail(
                         ("packages", index, "checksums", _position(checksums, checksum)),
-                        f"expected an object, got {_kind(checksum)}",
+                        f"expected an object, got {json_kind(checksum)}",
                     )
 
             concluded = get("licenseConcluded")
@@ -317,17 +326,19 @@ class _Reader:
                     self.opt_str(obj, key, path)
 
             add_ref(ref)
+            # positional, in the order _POSITIONAL_FIELDS checks at import
             append(
                 SbomPackage(
-                    ref=ref,
-                    name=name,
-                    version=version,
-                    purl=purl,
-                    cpe=cpe if cpe is not None else cpe22,
-                    licenses=licenses_of(concluded, declared),
-                    hashes=hashes,
-                    supplier=supplier_of(supplier),
-                    type=type_of(purpose),
+                    ref,
+                    name,
+                    version,
+                    purl,
+                    cpe if cpe is not None else cpe22,
+                    licenses_of(concluded, declared),
+                    hashes,
+                    None,  # scope: SPDX 2 has none
+                    supplier_of(supplier),
+                    type_of(purpose),
                 )
             )
 
@@ -360,7 +371,7 @@ class _Reader:
 
     def relationship(self, obj: Any, path: tuple[str | int, ...]) -> None:
         if type(obj) is not dict:
-            raise self.fail(path, f"expected a relationship object, got {_kind(obj)}")
+            raise self.fail(path, f"expected a relationship object, got {json_kind(obj)}")
         element = self.req_str(obj, "spdxElementId", path).strip()
         kind = self.req_str(obj, "relationshipType", path)
         related = self.req_str(obj, "relatedSpdxElement", path).strip()

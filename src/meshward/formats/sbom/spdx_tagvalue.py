@@ -11,7 +11,13 @@ from __future__ import annotations
 import re
 
 from meshward.errors import InputError
-from meshward.formats.sbom.common import check_size, gc_paused, normalize_purl, to_utf8
+from meshward.formats.sbom.common import (
+    check_size,
+    gc_paused,
+    head_text,
+    normalize_purl,
+    to_utf8,
+)
 from meshward.formats.sbom.interface import SbomDocument, SbomPackage, SbomReader
 from meshward.formats.sbom.spdx2 import (
     CPE_TYPES,
@@ -20,7 +26,6 @@ from meshward.formats.sbom.spdx2 import (
     add_hash,
     chosen_licenses,
     creator_tool,
-    head_text,
     package_type,
     purl_error,
     relationship_type,
