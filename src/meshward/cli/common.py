@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from meshward.store.db import Store
 
-console = Console(highlight=False)
+# Wide enough for purls when piped; a terminal keeps its own width.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 
 

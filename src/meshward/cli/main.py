@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from meshward import __version__
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
 from meshward.cli.sbom import sbom_app
-from meshward.cli.vulns import advisories_app, findings_app
+from meshward.cli.vulns import advisories_app, findings_app, vex_app
 from meshward.errors import MeshwardError
-from meshward.services import catalog
+from meshward.services import catalog, findings
 from meshward.services.catalog_import import import_catalog
 from meshward.store.db import Store, current_revision, head_revision, upgrade
 
@@ -44,6 +44,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(sbom_app, name="sbom")
 app.add_typer(advisories_app, name="advisories")
 app.add_typer(findings_app, name="findings")
+app.add_typer(vex_app, name="vex")
 
 
 @app.callback()
@@ -423,6 +424,13 @@ def demo(
     console.print(summary)
     catalog_tree(json=False)
     deploy_list(env="prod", at=None, history=False, component=None, json=False)
+    with session_scope() as session:
+        counts = findings.count_by_severity(session, findings.FindingFilter(environment="prod"))
+    console.print(
+        "findings in prod now: "
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
+        + "  (meshward findings list --env prod)"
+    )
 
 
 def _remove_sqlite_file() -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import orjson
 import typer
 from rich.table import Table
 
-from meshward.cli.common import JsonOption, console, emit_json, session_scope
+from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope
 from meshward.errors import InputError
 from meshward.limits import Limits
-from meshward.services import sboms
+from meshward.services import catalog, sboms
 
 sbom_app = typer.Typer(help="SBOMs per component version.", no_args_is_help=True)
 
@@ -18,8 +20,6 @@ sbom_app = typer.Typer(help="SBOMs per component version.", no_args_is_help=True
 def read_input(path: Path, limits: Limits) -> bytes:
     """A file's bytes, refusing what is over the size limit before reading it all."""
     if str(path) == "-":
-        import sys
-
         data = sys.stdin.buffer.read(limits.max_bytes + 1)
     else:
         try:
@@ -91,3 +91,49 @@ def sbom_show(component: str, version: str, json: bool = JsonOption) -> None:
             ", ".join(p["licenses"]),
         )
     console.print(table)
+
+
+@sbom_app.command("from-manifest")
+def sbom_from_manifest(
+    component: str,
+    version: str,
+    paths: list[Path] = typer.Argument(..., help="Lockfiles, manifests or folders of them."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write CycloneDX."),
+    json: bool = JsonOption,
+) -> None:
+    """Build COMPONENT VERSION's SBOM from requirements.txt, poetry.lock, uv.lock,
+    package-lock.json, yarn.lock, go.mod/go.sum, pom.xml, build.gradle(.kts), *.csproj."""
+    with session_scope() as session:
+        result, parsed = sboms.sbom_from_manifest_paths(session, component, version, paths)
+        if output is not None:
+            cv = catalog.get_component_version(session, component, version)
+            bom = sboms.export_component_sbom(session, cv)
+    if output is not None:
+        output.write_bytes(orjson.dumps(bom, option=orjson.OPT_INDENT_2))
+    if json:
+        emit_json(result.to_dict())
+        return
+    console.print(
+        f"{result.component} {result.version}: {result.packages} packages from "
+        f"{parsed.encoding or 'no manifests'}"
+        + ("" if result.changed else " (unchanged)")
+        + (f"; CycloneDX written to {output}" if output else "")
+    )
+
+
+@sbom_app.command("export")
+def sbom_export(
+    application: str,
+    version: str | None = typer.Option(None, "--version", help="Default: the latest."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Default: stdout."),
+) -> None:
+    """One CycloneDX 1.6 JSON for an application version: each service a component with its
+    packages nested and the dependency graph kept."""
+    with session_scope() as session:
+        bom = sboms.export_application_sbom(session, application, version)
+    data = orjson.dumps(bom, option=orjson.OPT_INDENT_2) + b"\n"
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        err_console.print(f"wrote {output}")

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from platformdirs import user_cache_dir
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope
+from meshward.cli.sbom import read_input
+from meshward.errors import MeshwardError
 from meshward.formats.osv import Advisory as OsvAdvisory
 from meshward.limits import Limits
-from meshward.services import advisories, findings
+from meshward.services import advisories, findings, vex
 from meshward.services.catalog import parse_time
 from meshward.services.findings import FindingFilter
+from meshward.sync.osv_source import DEFAULT_OSV_URL, OsvSync
 
 advisories_app = typer.Typer(help="OSV advisories: import, list, show.", no_args_is_help=True)
 findings_app = typer.Typer(help="Findings: list, analyse, carry, events.", no_args_is_help=True)
@@ -208,3 +221,105 @@ def findings_events(
             r["state"] or "",
         )
     console.print(table)
+
+
+vex_app = typer.Typer(help="VEX: export analysis, import others' statements.", no_args_is_help=True)
+
+
+@vex_app.command("export")
+def vex_export(
+    component: str,
+    version: str,
+    fmt: str = typer.Option("openvex", "--format", help="openvex or cyclonedx"),
+    author: str | None = typer.Option(None),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Default: stdout."),
+) -> None:
+    """A component version's findings and their analysis as OpenVEX or CycloneDX VEX."""
+    with session_scope() as session:
+        data = vex.export_vex(session, component, version, fmt, author=author)
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        err_console.print(f"wrote {output}")
+
+
+@vex_app.command("import")
+def vex_import(
+    file: Path,
+    component: str | None = typer.Option(None, help="Apply only to this component."),
+    version: str | None = typer.Option(None, help="... and this version."),
+    actor: str | None = typer.Option(None, help="Who (default: the document's author)."),
+    json: bool = JsonOption,
+) -> None:
+    """Apply an OpenVEX or CycloneDX VEX document's statements as finding analysis."""
+    limits = Limits.from_env()
+    data = read_input(file, limits)
+    with session_scope() as session:
+        report = vex.import_vex(
+            session,
+            data,
+            str(file),
+            component=component,
+            version=version,
+            actor=actor,
+            limits=limits,
+        )
+    if json:
+        emit_json(report.to_dict())
+        return
+    console.print(
+        f"{report.statements} statements: {report.applied} findings updated, "
+        f"{len(report.unmatched)} statements matched no finding"
+    )
+    for line in report.unmatched:
+        err_console.print(f"  unmatched: {line}", markup=False)
+
+
+@advisories_app.command("sync")
+def advisories_sync(
+    ecosystem: list[str] = typer.Option(
+        [], "--ecosystem", "-e", help="OSV ecosystem (repeatable). Default: those in use."
+    ),
+    source: str = typer.Option(DEFAULT_OSV_URL, help="Base URL of the OSV bucket or a mirror."),
+    cache: Path | None = typer.Option(None, help="Download cache (default: user cache dir)."),
+    json: bool = JsonOption,
+) -> None:
+    """Download OSV advisories incrementally and import what changed. The only command that
+    touches the network."""
+    cache_dir = cache or Path(user_cache_dir("meshward", appauthor=False)) / "osv"
+    with session_scope() as session:
+        ecosystems = ecosystem or advisories.ecosystems_in_use(session)
+    if not ecosystems:
+        raise MeshwardError("no ecosystem given and no SBOM stored yet: pass --ecosystem")
+    with (
+        OsvSync(source, cache_dir) as osv,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=json,
+            transient=True,
+        ) as progress,
+    ):
+        tasks: dict[str, TaskID] = {}
+
+        def tick(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done, total=total)
+
+        result = osv.sync(ecosystems, tick, save_state=False)
+        with session_scope() as session:
+            report = advisories.import_advisories(session, list(result.paths))
+        osv.save_state(result)
+    if json:
+        emit_json({"sync": result.to_dict(), "import": report.to_dict()})
+        return
+    for eco in result.ecosystems:
+        console.print(f"{eco.ecosystem}: {eco.mode} ({eco.reason}), {eco.records} records")
+    console.print(
+        f"imported: {report.created} new, {report.updated} updated, {report.unchanged} unchanged"
+    )

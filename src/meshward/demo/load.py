@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from meshward.services import catalog
+from meshward.services import advisories, catalog, sboms
 from meshward.services.catalog_import import import_catalog
 
 DEMO = files("meshward.demo")
@@ -60,9 +60,21 @@ def load_demo(session: Session) -> str:
             session, d["env"], d["component"], str(d["version"]), catalog.parse_time(str(d["at"]))
         )
         new_deployments += changed
+    new_sboms = 0
+    with as_file(DEMO.joinpath("manifests")) as manifests:
+        for component, builds in estate["component_versions"].items():
+            for b in builds:
+                folder = Path(manifests) / component / str(b["version"])
+                result, _ = sboms.sbom_from_manifest_paths(
+                    session, component, str(b["version"]), [folder]
+                )
+                new_sboms += result.changed
+    with as_file(DEMO.joinpath("advisories")) as folder:
+        matched = advisories.import_advisories(session, [Path(folder)])
     created = sum(report.created.values())
     return (
         f"demo organisation: {created} catalog entities created, {report.unchanged} unchanged; "
         f"{new_versions} component versions, {new_app_versions} application versions, "
-        f"{new_deployments} deployments recorded"
+        f"{new_deployments} deployments, {new_sboms} SBOMs from manifests recorded; "
+        f"{matched.created} advisories imported, {matched.matching.new} new findings"
     )

@@ -35,6 +35,7 @@ only stays inline when another dotted item follows it (``1.0.alpha.1``).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from meshward.ecosystems.base import Ecosystem, InvalidVersion
@@ -67,7 +68,9 @@ def _is_digit(char: str) -> bool:
 
 
 def _number(digits: str) -> Symbol:
-    significant = "".join(str(int(d)) for d in digits).lstrip("0")  # Unicode digits too
+    if not digits.isascii():  # Character.isDigit takes any Unicode decimal digit
+        digits = "".join(str(int(d)) for d in digits)
+    significant = digits.lstrip("0")
     return (_NUMBER, len(significant), significant)
 
 
@@ -110,6 +113,27 @@ def _normalize(items: list[Item]) -> None:
             break
 
 
+_ASCII_RUNS = re.compile(r"[0-9]+|[.-]|[^0-9.-]+")
+
+
+def _runs(version: str) -> list[tuple[int, str]]:
+    """``version`` cut into runs of digits, single separators and runs of anything else,
+    each with where it starts. ``parseVersion`` acts only where the kind of character
+    changes, so walking runs does what walking characters does, a regex at a time."""
+    if version.isascii():
+        return [(match.start(), match.group()) for match in _ASCII_RUNS.finditer(version)]
+    runs: list[tuple[int, str]] = []
+    previous = ""
+    for index, char in enumerate(version):
+        kind = "." if char in ".-" else "0" if _is_digit(char) else "a"
+        if kind == previous != ".":
+            runs[-1] = (runs[-1][0], runs[-1][1] + char)
+        else:
+            runs.append((index, char))
+        previous = kind
+    return runs
+
+
 def parse(version: str) -> list[Item]:
     """The item tree of ``ComparableVersion.parseVersion`` (3.8.7)."""
     version = version.lower()
@@ -126,16 +150,16 @@ def parse(version: str) -> list[Item]:
 
     is_digit = False
     start = 0
-    for index, char in enumerate(version):
-        if char in ".-":
+    for index, run in _runs(version):
+        if run in (".", "-"):
             if index == start:
                 current.append(_number("0"))
             else:
                 current.append(_item(is_digit, version[start:index]))
             start = index + 1
-            if char == "-":
+            if run == "-":
                 open_sublist()
-        elif _is_digit(char):
+        elif _is_digit(run[0]):
             if not is_digit and index > start:
                 if current:  # 1.0.0.X1 < 1.0.0-X2: treat .X as -X
                     open_sublist()

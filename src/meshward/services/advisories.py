@@ -254,3 +254,10 @@ def list_advisories(
         }
         for a in session.scalars(query)
     ]
+
+
+def ecosystems_in_use(session: Session) -> list[str]:
+    """The OSV ecosystems of the packages stored SBOMs hold: what a sync should fetch."""
+    from meshward.store.models import Package
+
+    return sorted(e for e in session.scalars(select(Package.ecosystem).distinct()) if e is not None)

@@ -11,9 +11,11 @@ import hashlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
+from packageurl import PackageURL
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -21,7 +23,10 @@ from sqlalchemy.orm import Session
 
 from meshward.ecosystems.purls import coordinates
 from meshward.errors import NotFoundError
+from meshward.formats.manifests.registry import sbom_from_manifests
+from meshward.formats.sbom.cyclonedx_export import ApplicationSbom, ServiceSbom, application_bom
 from meshward.formats.sbom.interface import SbomDocument as ParsedSbom
+from meshward.formats.sbom.interface import SbomPackage
 from meshward.formats.sbom.registry import read_sbom
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services import catalog
@@ -362,3 +367,93 @@ def current_documents(
         )
     ).all()
     return {d.component_version_id: d for d in docs}
+
+
+def service_sbom(session: Session, cv: ComponentVersion) -> ServiceSbom:
+    """A component version's current SBOM as the exporter wants it: its packages (the
+    described root is the service itself, so it is left out), edges and direct refs."""
+    comp = cv.component
+    namespace, _, name = comp.key.split(":", 1)[1].partition("/")
+    bom_ref = PackageURL(type="generic", namespace=namespace, name=name, version=cv.version)
+    service = ServiceSbom(name=comp.name, version=cv.version, bom_ref=bom_ref.to_string())
+    doc = current_document(session, cv.id)
+    if doc is None:
+        return service
+    roots: set[str] = set()
+    for occ in session.scalars(
+        select(Occurrence).where(Occurrence.document_id == doc.id).order_by(Occurrence.id)
+    ):
+        if occ.dependency == "root":
+            roots.add(occ.ref)
+            service.purl = service.purl or occ.purl
+            continue
+        service.packages.append(
+            SbomPackage(
+                ref=occ.ref,
+                name=occ.name,
+                version=occ.version,
+                purl=occ.purl,
+                cpe=occ.cpe,
+                licenses=list(occ.licenses),
+                hashes=dict(occ.hashes),
+                scope=occ.scope,
+                supplier=occ.supplier,
+                type=occ.type,
+                parent_ref=None if occ.parent_ref in roots else occ.parent_ref,
+            )
+        )
+        if occ.dependency == "direct":
+            service.direct_refs.append(occ.ref)
+    refs = {p.ref for p in service.packages}
+    service.dependencies = [
+        (a, b)
+        for a, b in session.execute(
+            select(SbomDependency.from_ref, SbomDependency.to_ref)
+            .where(SbomDependency.document_id == doc.id)
+            .order_by(SbomDependency.id)
+        ).tuples()
+        if a in refs and b in refs
+    ]
+    return service
+
+
+def export_application_sbom(
+    session: Session, application: str, version: str | None = None
+) -> dict[str, Any]:
+    """One CycloneDX 1.6 document for an application version: each service a component with
+    its own packages nested and its dependency graph kept."""
+    view = catalog.get_app_version(session, application, version)
+    app = catalog.get_application(session, application)
+    services = []
+    for member in view.members:
+        cv = catalog.get_component_version(session, member.component_key, member.version)
+        services.append(service_sbom(session, cv))
+    return application_bom(
+        ApplicationSbom(
+            name=app.name,
+            version=view.version,
+            services=services,
+            bom_ref=f"{app.key}@{view.version}",
+        )
+    )
+
+
+def sbom_from_manifest_paths(
+    session: Session, component: str, version: str, paths: Sequence[Path]
+) -> tuple[UploadResult, ParsedSbom]:
+    """Build the SBOM from lockfiles and manifests and attach it like an uploaded one; the
+    digest of the normalised result makes an unchanged rebuild a no-op."""
+    comp = catalog.get_component(session, component)
+    parsed = sbom_from_manifests(list(paths), comp.name, version)
+    canonical = orjson.dumps(asdict(parsed), option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(canonical).hexdigest()
+    source = "manifests: " + ", ".join(str(p) for p in paths)
+    return store_sbom(session, comp.key, version, parsed, digest, source[:1000]), parsed
+
+
+def export_component_sbom(session: Session, cv: ComponentVersion) -> dict[str, Any]:
+    """One component version's current SBOM as CycloneDX 1.6 JSON."""
+    service = service_sbom(session, cv)
+    return application_bom(
+        ApplicationSbom(name=service.name, version=cv.version, services=[service])
+    )
