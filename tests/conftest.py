@@ -80,3 +80,18 @@ def store(db_url: str) -> Iterator[Store]:
 def session(store: Store) -> Iterator[Session]:
     with store.session() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def cyclonedx16_validator(shared_data: Path) -> object:
+    """The official CycloneDX 1.6 JSON schema (with the SPDX and JSF schemas it refers to)."""
+    import json
+
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    schemas = shared_data / "sboms" / "cyclonedx" / "schema"
+
+    def retrieve(uri: str) -> object:
+        return json.loads((schemas / uri.rsplit("/", 1)[-1]).read_text())
+
+    schema = json.loads((schemas / "bom-1.6.schema.json").read_text())
+    return jsonschema_rs.validator_for(schema, retriever=retrieve)

@@ -411,7 +411,7 @@ def service_sbom(session: Session, cv: ComponentVersion) -> ServiceSbom:
             select(SbomDependency.from_ref, SbomDependency.to_ref)
             .where(SbomDependency.document_id == doc.id)
             .order_by(SbomDependency.id)
-        ).tuples()
+        )
         if a in refs and b in refs
     ]
     return service
