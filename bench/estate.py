@@ -123,3 +123,116 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def cyclonedx_document(packages: int, seed: int = 7) -> bytes:
+    """A CycloneDX 1.6 JSON of ``packages`` npm components with hashes, licences and a full
+    dependency graph (each package depends on up to three later ones)."""
+    import hashlib
+
+    import orjson
+
+    rng = random.Random(seed)
+    components = []
+    for i in range(packages):
+        name = f"pkg-{i:05d}"
+        version = f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}"
+        components.append(
+            {
+                "type": "library",
+                "bom-ref": f"pkg:npm/{name}@{version}",
+                "name": name,
+                "version": version,
+                "purl": f"pkg:npm/{name}@{version}",
+                "hashes": [
+                    {"alg": "SHA-256", "content": hashlib.sha256(name.encode()).hexdigest()}
+                ],
+                "licenses": [{"license": {"id": rng.choice(["MIT", "ISC", "Apache-2.0"])}}],
+                "scope": "required",
+            }
+        )
+    refs = [c["bom-ref"] for c in components]
+    dependencies = [{"ref": "app", "dependsOn": refs[:20]}]
+    for i, ref in enumerate(refs):
+        later = refs[i + 1 : i + 40]
+        dependencies.append({"ref": ref, "dependsOn": rng.sample(later, min(3, len(later)))})
+    return orjson.dumps(
+        {
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.6",
+            "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79",
+            "version": 1,
+            "metadata": {"component": {"type": "application", "bom-ref": "app", "name": "big"}},
+            "components": components,
+            "dependencies": dependencies,
+        }
+    )
+
+
+def spdx_document(packages: int, seed: int = 7) -> bytes:
+    """An SPDX 2.3 JSON of ``packages`` npm packages with checksums and DEPENDS_ON edges."""
+    import hashlib
+
+    import orjson
+
+    rng = random.Random(seed)
+    pkgs = [
+        {
+            "SPDXID": "SPDXRef-root",
+            "name": "big",
+            "versionInfo": "1.0.0",
+            "downloadLocation": "NOASSERTION",
+        }
+    ]
+    rels = [
+        {
+            "spdxElementId": "SPDXRef-DOCUMENT",
+            "relationshipType": "DESCRIBES",
+            "relatedSpdxElement": "SPDXRef-root",
+        }
+    ]
+    for i in range(packages):
+        name = f"pkg-{i:05d}"
+        version = f"{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}"
+        pkgs.append(
+            {
+                "SPDXID": f"SPDXRef-{i}",
+                "name": name,
+                "versionInfo": version,
+                "downloadLocation": "NOASSERTION",
+                "licenseConcluded": "MIT",
+                "checksums": [
+                    {
+                        "algorithm": "SHA256",
+                        "checksumValue": hashlib.sha256(name.encode()).hexdigest(),
+                    }
+                ],
+                "externalRefs": [
+                    {
+                        "referenceCategory": "PACKAGE-MANAGER",
+                        "referenceType": "purl",
+                        "referenceLocator": f"pkg:npm/{name}@{version}",
+                    }
+                ],
+            }
+        )
+        parent = "SPDXRef-root" if i < 20 else f"SPDXRef-{rng.randint(0, i - 1)}"
+        rels.append(
+            {
+                "spdxElementId": parent,
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": f"SPDXRef-{i}",
+            }
+        )
+    return orjson.dumps(
+        {
+            "spdxVersion": "SPDX-2.3",
+            "dataLicense": "CC0-1.0",
+            "SPDXID": "SPDXRef-DOCUMENT",
+            "name": "big",
+            "documentNamespace": "https://example.com/big",
+            "creationInfo": {"created": "2026-01-01T00:00:00Z", "creators": ["Tool: bench"]},
+            "packages": pkgs,
+            "relationships": rels,
+        }
+    )

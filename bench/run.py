@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -89,6 +90,186 @@ def bench_catalog(args: argparse.Namespace, tmp: Path) -> list[Row]:
             "s",
         ),
         ("catalog", f"re-import unchanged {n}-service estate", statistics.median(again), "s"),
+    ]
+
+
+def _peak_memory(fn: Callable[[], object]) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+@bench("sbom")
+def bench_sbom(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    """Parse, normalise and store a 10,000-component CycloneDX 1.6 and SPDX 2.3 JSON."""
+    import orjson
+
+    from bench.estate import cyclonedx_document, spdx_document
+    from meshward.formats.sbom.registry import read_sbom
+    from meshward.services import catalog, sboms
+
+    rows: list[Row] = []
+    for label, data in (
+        ("CycloneDX 1.6", cyclonedx_document(10_000)),
+        ("SPDX 2.3", spdx_document(10_000)),
+    ):
+        mb = len(data) / 1e6
+        loads = statistics.median(timed(lambda data=data: orjson.loads(data), args.repeat))
+        parse = statistics.median(timed(lambda data=data: read_sbom(data, "bench"), args.repeat))
+        stores = []
+        for i in range(args.repeat):
+            store = fresh_store(args, tmp, f"sbom-{label[:4]}-{i}")
+            with store.session() as s:
+                catalog.create_component(s, "big")
+            with store.session() as s:
+                stores += timed(
+                    lambda s=s, data=data: sboms.upload_sbom(s, "big", "1", data, "bench"),  # type: ignore[misc]
+                    1,
+                )
+            store.dispose()
+        total = statistics.median(stores)
+        peak = _peak_memory(lambda data=data: read_sbom(data, "bench"))
+        rows += [
+            ("sbom", f"{label} 10,000 components ({mb:.1f} MB): orjson.loads", loads, "s"),
+            ("sbom", f"{label}: parse + normalise", parse, "s"),
+            ("sbom", f"{label}: parse + normalise + store (upload)", total, "s"),
+            ("sbom", f"{label}: upload / orjson.loads", total / loads, "x"),
+            ("sbom", f"{label}: peak parse memory / file size", peak / len(data), "x"),
+        ]
+    return rows
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@bench("osv")
+def bench_osv(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    """Import the whole ../shared/data/osv corpus."""
+    from meshward.services.advisories import import_advisories
+
+    corpus = SHARED / "osv"
+    if not corpus.is_dir():
+        return [("osv", "../shared/data/osv absent: skipped", 0.0, "-")]
+    store = fresh_store(args, tmp, "osv")
+    with store.session() as s:
+        (elapsed,) = timed(lambda: import_advisories(s, [corpus]), 1)
+        n = import_advisories(s, [corpus]).read
+    store.dispose()
+    return [
+        ("osv", f"import {n} OSV records", elapsed, "s"),
+        ("osv", "import rate", n / elapsed, "records/s"),
+    ]
+
+
+def _package_pool(limit: int, seed: int) -> list[str]:
+    """Distinct purls of packages that real advisories name, at versions near their bounds."""
+    import orjson
+
+    rng = random.Random(seed)
+    types = {"PyPI": "pypi", "Go": "golang", "crates.io": "cargo", "Maven": "maven"}
+    pool: set[str] = set()
+    for eco, purl_type in types.items():
+        for path in sorted((SHARED / "osv" / eco).glob("*.json")):
+            record = orjson.loads(path.read_bytes())
+            for affected in record.get("affected", []):
+                pkg = affected.get("package") or {}
+                name = pkg.get("name", "")
+                versions = [
+                    v
+                    for r in affected.get("ranges", [])
+                    for e in r.get("events", [])
+                    for v in e.values()
+                    if v != "0"
+                ] + affected.get("versions", [])[:5]
+                for version in rng.sample(versions, min(3, len(versions))):
+                    if purl_type == "maven" and ":" in name:
+                        group, artifact = name.split(":", 1)
+                        pool.add(f"pkg:maven/{group}/{artifact}@{version}")
+                    elif purl_type == "golang":
+                        v = version if version.startswith("v") else "v" + version
+                        pool.add(f"pkg:golang/{name}@{v}")
+                    elif purl_type != "maven":
+                        pool.add(f"pkg:{purl_type}/{name}@{version}")
+    ordered = sorted(pool)
+    rng.shuffle(ordered)
+    return ordered[:limit]
+
+
+@bench("matching")
+def bench_matching(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    """Full re-match of N service versions x 200 packages against the OSV corpus, and one new
+    advisory to stored findings (incremental)."""
+    import orjson
+
+    from meshward.formats.osv import parse_advisory
+    from meshward.formats.sbom.interface import SbomDocument, SbomPackage
+    from meshward.services import catalog
+    from meshward.services.advisories import import_advisories, store_advisories
+    from meshward.services.matching import rematch_all
+    from meshward.services.sboms import store_sbom
+
+    if not (SHARED / "osv").is_dir():
+        return [("matching", "../shared/data/osv absent: skipped", 0.0, "-")]
+    services, per_service = args.services, 200
+    rng = random.Random(11)
+    pool = _package_pool(20_000, 11)
+    store = fresh_store(args, tmp, "matching")
+    start = time.perf_counter()
+    with store.session() as s:
+        import_advisories(s, [SHARED / "osv"])
+    for chunk in range(0, services, 500):
+        with store.session() as s:
+            for i in range(chunk, min(services, chunk + 500)):
+                name = f"svc-{i:05d}"
+                catalog.create_component(s, name)
+                purls = rng.sample(pool, per_service)
+                doc = SbomDocument(
+                    format="CycloneDX",
+                    spec_version="1.6",
+                    encoding="json",
+                    packages=[SbomPackage(ref="root", name=name, version="1")]
+                    + [SbomPackage(ref=p, name=p, purl=p) for p in purls],
+                    dependencies=[("root", p) for p in purls],
+                    root_refs=["root"],
+                )
+                store_sbom(s, name, "1", doc, f"d{i}", None, rematch=False)
+    setup = time.perf_counter() - start
+    with store.session() as s:
+        (full,) = timed(lambda: rematch_all(s), 1)
+        findings = rematch_all(s).active
+    popular = pool[0]
+    with store.session() as s:
+        from meshward.ecosystems.purls import coordinates
+
+        c = coordinates(popular)
+        eco = {"pypi": "PyPI", "golang": "Go", "cargo": "crates.io", "maven": "Maven"}[c.type]
+        record = {
+            "id": "BENCH-0001",
+            "modified": "2099-01-01T00:00:00Z",
+            "affected": [
+                {
+                    "package": {"ecosystem": eco, "name": c.name},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                }
+            ],
+        }
+        adv = parse_advisory(orjson.loads(orjson.dumps(record)), "bench")
+        (incremental,) = timed(lambda: store_advisories(s, [adv]), 1)
+    store.dispose()
+    occurrences = services * per_service
+    return [
+        ("matching", f"set-up: corpus + {services} SBOMs x {per_service} packages", setup, "s"),
+        (
+            "matching",
+            f"full re-match, {occurrences:,} occurrences -> {findings:,} findings",
+            full,
+            "s",
+        ),
+        ("matching", "one new advisory -> stored findings (incremental)", incremental, "s"),
     ]
 
 

@@ -282,6 +282,17 @@ def test_key_equals_compare_to_where_it_is_transitive(a: str, b: str) -> None:
     assert MAVEN.compare(a, b) == _compare_to(maven.parse(a), maven.parse(b))
 
 
+@given(st.text(alphabet="0189.-aZ_ ?", max_size=12))
+def test_regex_runs_match_character_runs(version: str) -> None:
+    # the fast path for ASCII strings, against the character walk used for the rest
+    assert maven._runs(version) == maven._runs_by_character(version)
+
+
+def test_unicode_digits_are_digits_in_the_bmp_only() -> None:
+    assert MAVEN.compare("1.\u0663", "1.3") == 0  # ARABIC-INDIC DIGIT THREE
+    assert MAVEN.compare("1.\U0001d7ce", "1") == 1  # a qualifier: Java sees two surrogates
+
+
 _ANY = st.one_of(_PLAIN, st.text(alphabet="019.-abmrcspga", min_size=1, max_size=10))
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from packageurl import PackageURL
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.base import Ecosystem
+from meshward.ecosystems.purls import split_canonical
 from meshward.ecosystems.ranges import CompiledAffected, smallest_fix
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
 from meshward.formats.osv import Advisory as OsvAdvisory
@@ -64,9 +64,7 @@ def _release(text: str | None) -> str | None:
 @lru_cache(maxsize=65536)
 def package_release(purl: str) -> str | None:
     """The distribution release a distro package was built for, from its purl qualifiers."""
-    qualifiers = PackageURL.from_string(purl).qualifiers
-    if not isinstance(qualifiers, dict):
-        return None
+    qualifiers = split_canonical(purl).qualifiers
     return _release(qualifiers.get("distro") or qualifiers.get("distro_name"))
 
 
@@ -213,6 +211,25 @@ def rematch_component_versions(session: Session, cv_ids: Sequence[int]) -> Remat
             select(Finding).where(Finding.component_version_id.in_(chunk))
         ).all()
         _sync(session, desired, existing, report)
+    return report
+
+
+def rematch_all(session: Session) -> RematchReport:
+    """Re-match the whole estate: every distinct package any current SBOM holds, once."""
+    report = RematchReport()
+    held_packages = _current_occurrences().with_only_columns(Occurrence.package_id).distinct()
+    pairs = session.execute(_candidate_query().where(Package.id.in_(held_packages))).all()
+    matches = evaluate_pairs(session, pairs)
+    matched = sorted({m.package_id for m in matches})
+    held: list[Any] = []
+    for start in range(0, len(matched), CHUNK):
+        held += session.execute(
+            _current_occurrences()
+            .where(Occurrence.package_id.in_(matched[start : start + CHUNK]))
+            .distinct()
+        ).all()
+    desired = _join_to_versions(session, matches, held)
+    _sync(session, desired, session.scalars(select(Finding)).all(), report)
     return report
 
 

@@ -16,9 +16,7 @@ from typing import Any
 
 import orjson
 from packageurl import PackageURL
-from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.purls import coordinates
@@ -31,7 +29,7 @@ from meshward.formats.sbom.registry import read_sbom
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services import catalog
 from meshward.services.matching import rematch_component_versions
-from meshward.store.bulk import bulk_insert
+from meshward.store.bulk import bulk_insert, bulk_insert_missing
 from meshward.store.models import (
     ComponentVersion,
     Occurrence,
@@ -97,43 +95,33 @@ def classify_dependencies(doc: ParsedSbom) -> dict[str, str]:
     return kinds
 
 
-def _insert_ignore(session: Session, table: Table) -> Any:
-    dialect = session.connection().dialect.name
-    stmt = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    return stmt.on_conflict_do_nothing(index_elements=["purl"])
-
-
 def package_ids(session: Session, purls: Iterable[str]) -> dict[str, int]:
     """purl -> packages.id, creating the missing ones (concurrent uploads are safe)."""
     wanted = sorted(set(purls))
+    table = Package.__table__
+
+    def lookup(chunk: Sequence[str]) -> dict[str, int]:
+        rows = session.execute(select(table.c.purl, table.c.id).where(table.c.purl.in_(chunk)))
+        return {purl: row_id for purl, row_id in rows}
+
     ids: dict[str, int] = {}
     for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        ids.update(
-            session.execute(select(Package.purl, Package.id).where(Package.purl.in_(chunk))).all()  # type: ignore[arg-type]
-        )
+        ids.update(lookup(wanted[start : start + CHUNK]))
     missing = [p for p in wanted if p not in ids]
     if missing:
         rows = []
         for purl in missing:
             c = coordinates(purl)
-            rows.append(
-                {
-                    "purl": purl,
-                    "type": c.type,
-                    "ecosystem": c.ecosystem,
-                    "name": c.name,
-                    "version": c.version,
-                }
-            )
-        session.execute(_insert_ignore(session, Package.__table__), rows)  # type: ignore[arg-type]
+            rows.append((purl, c.type, c.ecosystem, c.name, c.version))
+        bulk_insert_missing(
+            session,
+            table,  # type: ignore[arg-type]
+            ("purl", "type", "ecosystem", "name", "version"),
+            rows,
+            unique="purl",
+        )
         for start in range(0, len(missing), CHUNK):
-            chunk = missing[start : start + CHUNK]
-            ids.update(
-                session.execute(
-                    select(Package.purl, Package.id).where(Package.purl.in_(chunk))
-                ).all()  # type: ignore[arg-type]
-            )
+            ids.update(lookup(missing[start : start + CHUNK]))
     return ids
 
 
@@ -165,7 +153,11 @@ def store_sbom(
     parsed: ParsedSbom,
     digest: str,
     source: str | None,
+    *,
+    rematch: bool = True,
 ) -> UploadResult:
+    """Attach a parsed document. ``rematch=False`` is for bulk loads that re-match once at
+    the end (``rematch_component_versions`` over all the loaded versions)."""
     comp = catalog.get_component(session, component)
     cv, _ = catalog.add_component_version(session, comp.key, version)
     kinds = classify_dependencies(parsed)
@@ -202,7 +194,8 @@ def store_sbom(
     else:
         result.document_id = _insert_document(session, cv, parsed, digest, source, kinds)
     session.flush()
-    result.findings = rematch_component_versions(session, [cv.id]).active
+    if rematch:
+        result.findings = rematch_component_versions(session, [cv.id]).active
     return result
 
 

@@ -33,3 +33,46 @@ def bulk_insert(
         cur.executemany(f"INSERT INTO {table.name} ({cols}) VALUES ({marks})", rows)  # noqa: S608
     finally:
         cur.close()
+
+
+def bulk_insert_missing(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    unique: str,
+) -> None:
+    """Like ``bulk_insert``, skipping rows whose ``unique`` column already exists (another
+    upload may have added the same package meanwhile)."""
+    if not rows:
+        return
+    conn = session.connection()
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cols = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        cur: Any = dbapi.cursor()
+        with cur:
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS _incoming_{table.name} "
+                f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            cur.execute(f"TRUNCATE _incoming_{table.name}")
+            with cur.copy(f"COPY _incoming_{table.name} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _incoming_{table.name} "  # noqa: S608
+                f"ON CONFLICT ({unique}) DO NOTHING"
+            )
+        return
+    marks = ", ".join("?" for _ in columns)
+    lite = dbapi.cursor()
+    try:
+        lite.executemany(
+            f"INSERT INTO {table.name} ({cols}) VALUES ({marks}) "  # noqa: S608
+            f"ON CONFLICT ({unique}) DO NOTHING",
+            rows,
+        )
+    finally:
+        lite.close()

@@ -377,3 +377,12 @@ def test_normalize_hex_and_licence_expression() -> None:
     assert normalize_hex(" ABCdef ") == "abcdef"
     assert normalize_hex("xyz") is None
     assert spdx_license_expression("  MIT   OR\nApache-2.0 ") == "MIT OR Apache-2.0"
+
+
+def test_a_depth_limit_above_orjsons_own_is_capped_by_it() -> None:
+    limits = Limits(max_depth=5000)
+    assert load_json(b"[" * 1000 + b"]" * 1000, "f", limits)
+    with pytest.raises(InputError) as caught:
+        load_json(b"[" * 2000 + b"]" * 2000, "f", limits)
+    assert "limit of 1024" in caught.value.message
+    assert caught.value.place == "/0" * 1024

@@ -25,6 +25,7 @@ from meshward.errors import InputError
 from meshward.limits import Limits
 
 __all__ = [
+    "HASH_HEX_LENGTHS",
     "check_size",
     "gc_paused",
     "head_text",
@@ -273,9 +274,11 @@ def load_json(data: bytes, source: str, limits: Limits) -> Any:
     too_long = _long_number_place(data, limits.max_number_digits)
     if too_long is not None:
         raise InputError(source, too_long, f"number longer than {limits.max_number_digits} digits")
+    orjson_limit = _orjson_depth_limit()
+    max_depth = min(limits.max_depth, orjson_limit) if orjson_limit else limits.max_depth
     try:
         with gc_paused():
-            root, too_deep = _decode_within_depth(data, limits.max_depth)
+            root, too_deep = _decode_within_depth(data, max_depth)
     except orjson.JSONDecodeError as exc:
         message = str(exc.msg) if hasattr(exc, "msg") else str(exc)
         place = f"line {exc.lineno} column {exc.colno}"
@@ -286,10 +289,8 @@ def load_json(data: bytes, source: str, limits: Limits) -> Any:
         else:
             raise InputError(source, place, f"not valid JSON: {message}") from None
     if too_deep:
-        pointer = _pointer_of_deep_container(
-            data.decode("utf-8", errors="replace"), limits.max_depth
-        )
-        raise InputError(source, pointer, f"nesting deeper than the limit of {limits.max_depth}")
+        pointer = _pointer_of_deep_container(data.decode("utf-8", errors="replace"), max_depth)
+        raise InputError(source, pointer, f"nesting deeper than the limit of {max_depth}")
     return root
 
 
