@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from meshward import __version__
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
 from meshward.cli.sbom import sbom_app
-from meshward.cli.vulns import advisories_app, findings_app, vex_app
+from meshward.cli.vulns import advisories_app, findings_app, triage_app, vex_app
 from meshward.errors import MeshwardError
 from meshward.services import catalog, findings
 from meshward.services.catalog_import import import_catalog
@@ -45,6 +45,7 @@ app.add_typer(sbom_app, name="sbom")
 app.add_typer(advisories_app, name="advisories")
 app.add_typer(findings_app, name="findings")
 app.add_typer(vex_app, name="vex")
+app.add_typer(triage_app, name="triage")
 
 
 @app.callback()

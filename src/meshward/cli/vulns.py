@@ -24,7 +24,7 @@ from meshward.cli.sbom import read_input
 from meshward.errors import MeshwardError
 from meshward.formats.osv import Advisory as OsvAdvisory
 from meshward.limits import Limits
-from meshward.services import advisories, findings, vex
+from meshward.services import advisories, findings, triage, vex
 from meshward.services.catalog import parse_time
 from meshward.services.findings import FindingFilter
 from meshward.sync.osv_source import DEFAULT_OSV_URL, OsvSync
@@ -133,6 +133,7 @@ def findings_list(
     state: list[str] = typer.Option([], help="open, in_triage, exploitable, ... (repeatable)."),
     vulnerability: str | None = typer.Option(None, "--vuln", help="Any id or alias."),
     resolved: bool = typer.Option(False, "--include-resolved"),
+    overdue: bool = typer.Option(False, "--overdue", help="Only findings past their SLA."),
     limit: int | None = typer.Option(None),
     json: bool = JsonOption,
 ) -> None:
@@ -150,11 +151,14 @@ def findings_list(
         include_resolved=resolved,
     )
     with session_scope() as session:
+        triage.apply_rules(session)
         rows = findings.list_findings(session, flt, limit)
+    if overdue:
+        rows = [r for r in rows if r.overdue]
     if json:
         emit_json([r.to_dict() for r in rows])
         return
-    table = Table("id", "vulnerability", "severity", "component", "package", "fix", "state")
+    table = Table("id", "vulnerability", "severity", "component", "package", "fix", "state", "due")
     for r in rows:
         table.add_row(
             str(r.id),
@@ -164,6 +168,7 @@ def findings_list(
             f"{r.package} {r.installed or ''}",
             r.fixed_version or "",
             r.state + ("" if r.active else " (gone)"),
+            ((r.due or "")[:10] + (" [red]overdue[/]" if r.overdue else "")),
         )
     console.print(table)
     console.print(f"{len(rows)} findings")
@@ -323,3 +328,98 @@ def advisories_sync(
     console.print(
         f"imported: {report.created} new, {report.updated} updated, {report.unchanged} unchanged"
     )
+
+
+triage_app = typer.Typer(help="Triage rules and SLAs.", no_args_is_help=True)
+
+
+@triage_app.command("add")
+def triage_add(
+    vulnerability: str = typer.Option(..., "--vuln", help="Any id or alias."),
+    state: str = typer.Option(..., help="in_triage, exploitable, not_affected, ..."),
+    scope: str = typer.Option("estate", help="estate, domain, application or component."),
+    target: str | None = typer.Option(None, help="The domain/application/component covered."),
+    justification: str | None = typer.Option(None),
+    detail: str | None = typer.Option(None),
+    package: str | None = typer.Option(None, help="Only this package name."),
+    version_range: str | None = typer.Option(None, "--range", help="e.g. '>=2.0,<2.15'"),
+    expires: str | None = typer.Option(None, help="ISO 8601 time the rule lapses."),
+    author: str | None = typer.Option(None, help="Who (default: the OS user)."),
+) -> None:
+    """A rule that sets the analysis of current and future findings, until it expires."""
+    with session_scope() as session:
+        rule, applied = triage.create_rule(
+            session,
+            scope=scope,
+            target=target,
+            vulnerability=vulnerability,
+            state=state,
+            author=author or getpass.getuser(),
+            justification=justification,
+            detail=detail,
+            package=package,
+            version_range=version_range,
+            expires_at=parse_time(expires) if expires else None,
+        )
+        rule_id = rule.id
+    console.print(f"rule {rule_id}: {applied} findings set to {state}")
+
+
+@triage_app.command("list")
+def triage_list(json: bool = JsonOption) -> None:
+    """Triage rules, live and lapsed, with how many findings each holds."""
+    with session_scope() as session:
+        triage.apply_rules(session)
+        rows = triage.list_rules(session)
+    if json:
+        emit_json(rows)
+        return
+    table = Table("id", "scope", "vulnerability", "package", "state", "expires", "live", "findings")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["scope"],
+            r["vulnerability"],
+            (r["package"] or "") + (f" {r['version_range']}" if r["version_range"] else ""),
+            r["state"],
+            r["expires_at"] or "",
+            "yes" if r["live"] else "no",
+            str(r["findings"]),
+        )
+    console.print(table)
+
+
+@triage_app.command("revoke")
+def triage_revoke(rule_id: int) -> None:
+    """End a rule now; the findings it set go back to open."""
+    with session_scope() as session:
+        triage.revoke_rule(session, rule_id)
+    console.print(f"rule {rule_id} revoked")
+
+
+@triage_app.command("sla")
+def triage_sla(
+    severity: str,
+    days: int,
+    domain: str | None = typer.Option(None, help="Only this domain's subtree."),
+) -> None:
+    """Days to fix a finding of SEVERITY (defaults: critical 15, high 30, medium 90, low 180)."""
+    with session_scope() as session:
+        triage.set_sla(session, severity, days, domain)
+    console.print(f"{severity}: {days} days" + (f" in {domain}" if domain else ""))
+
+
+@triage_app.command("stats")
+def triage_stats(json: bool = JsonOption) -> None:
+    """Mean time to remediate by severity, from a package's first appearance in a component."""
+    with session_scope() as session:
+        stats = triage.remediation_stats(session)
+    if json:
+        emit_json(stats)
+        return
+    table = Table("severity", "open", "remediated", "mean days to remediate")
+    for sev, s in stats.items():
+        table.add_row(
+            sev, str(s["open"]), str(s["remediated"]), str(s["mean_days_to_remediate"] or "-")
+        )
+    console.print(table)

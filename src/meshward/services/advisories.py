@@ -24,6 +24,7 @@ from meshward.formats.osv import Advisory as OsvAdvisory
 from meshward.formats.osv import iter_advisories, rate_severity
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services.matching import RematchReport, rematch_advisories
+from meshward.services.triage import apply_rules
 from meshward.store.models import Advisory, AdvisoryAlias, AffectedPackage
 from meshward.store.types import utcnow
 
@@ -166,6 +167,7 @@ def store_advisories(session: Session, advisories: Iterable[OsvAdvisory]) -> Adv
     session.flush()
     if changed_ids:
         report.matching = rematch_advisories(session, changed_ids)
+        apply_rules(session)
     return report
 
 

@@ -69,6 +69,13 @@ class FindingView:
     first_seen: str
     analysed_by: str | None
     analysed_at: str | None
+    first_appeared: str | None = None
+    """When the vulnerable package first appeared in this component, across versions."""
+    due: str | None = None
+    overdue: bool = False
+    published_after_deploy: bool = False
+    """The advisory came out after this version was first deployed: it was not knowable
+    when it shipped."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,7 +183,7 @@ def list_findings(
         query = query.limit(limit)
     rows = session.execute(query).all()
     names = _vulnerability_names(session, {r[0].vulnerability for r in rows})
-    return [
+    views = [
         FindingView(
             id=fd.id,
             vulnerability=fd.vulnerability,
@@ -200,6 +207,16 @@ def list_findings(
         )
         for fd, purl, pname, pver, cname, cver in rows
     ]
+    from meshward.services.triage import sla_facts
+
+    facts = sla_facts(session, [v.id for v in views])
+    for v in views:
+        fact = facts[v.id]
+        v.first_appeared = _iso(fact.first_appeared)
+        v.due = _iso(fact.due) if fact.due else None
+        v.overdue = fact.overdue
+        v.published_after_deploy = fact.published_after_deploy
+    return views
 
 
 def _vulnerability_names(

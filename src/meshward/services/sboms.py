@@ -29,6 +29,7 @@ from meshward.formats.sbom.registry import read_sbom
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services import catalog
 from meshward.services.matching import rematch_component_versions
+from meshward.services.triage import apply_rules
 from meshward.store.bulk import bulk_insert, bulk_insert_missing
 from meshward.store.models import (
     ComponentVersion,
@@ -196,6 +197,7 @@ def store_sbom(
     session.flush()
     if rematch:
         result.findings = rematch_component_versions(session, [cv.id]).active
+        apply_rules(session)
     return result
 
 

@@ -381,6 +381,10 @@ class Finding(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     analysed_by: Mapped[str | None] = mapped_column(String(200))
     analysed_at: Mapped[datetime | None] = mapped_column()
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("triage_rules.id", ondelete="SET NULL"), index=True
+    )
+    """The triage rule that set the analysis, while it does."""
 
 
 class FindingEvent(Base):
@@ -399,3 +403,38 @@ class FindingEvent(Base):
     state: Mapped[str | None] = mapped_column(String(20))
     justification: Mapped[str | None] = mapped_column(String(60))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class TriageRule(Base):
+    """A decision made once for many findings: this vulnerability (in this package, in this
+    version range) is in this state across the estate, a domain, an application or a
+    component, until ``expires_at``. Applies to current and future findings; lapses by itself."""
+
+    __tablename__ = "triage_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    """``estate``, ``domain``, ``application`` or ``component``."""
+    scope_id: Mapped[int | None] = mapped_column()
+    vulnerability: Mapped[str] = mapped_column(String(200), index=True)
+    package: Mapped[str | None] = mapped_column(String(500))
+    """Package name as its ecosystem spells it (``log4j-core`` or ``org.apache...:log4j-core``)."""
+    version_range: Mapped[str | None] = mapped_column(String(200))
+    """``>=2.0,<2.15`` in the package's own version order; None for every version."""
+    state: Mapped[str] = mapped_column(String(20))
+    justification: Mapped[str | None] = mapped_column(String(60))
+    detail: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+
+
+class SlaPolicy(Base):
+    """Days to fix by severity; a row with no domain is the estate default, a domain's row
+    overrides it for its subtree."""
+
+    __tablename__ = "sla_policies"
+    __table_args__ = (UniqueConstraint("domain_id", "severity"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    severity: Mapped[str] = mapped_column(String(20))
+    days: Mapped[int] = mapped_column()

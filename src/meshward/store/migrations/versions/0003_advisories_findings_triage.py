@@ -1,8 +1,8 @@
-"""advisories_findings
+"""advisories_findings_triage
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 04:51:12.775622
+Create Date: 2026-11-24 05:19:01.506699
 """
 from alembic import op
 import sqlalchemy as sa
@@ -37,6 +37,24 @@ def upgrade() -> None:
     with op.batch_alter_table('advisories', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_advisories_vulnerability'), ['vulnerability'], unique=False)
 
+    op.create_table('triage_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scope', sa.String(length=20), nullable=False),
+    sa.Column('scope_id', sa.Integer(), nullable=True),
+    sa.Column('vulnerability', sa.String(length=200), nullable=False),
+    sa.Column('package', sa.String(length=500), nullable=True),
+    sa.Column('version_range', sa.String(length=200), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('justification', sa.String(length=60), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('author', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('triage_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_triage_rules_vulnerability'), ['vulnerability'], unique=False)
+
     op.create_table('advisory_aliases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alias', sa.String(length=200), nullable=False),
@@ -63,6 +81,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_affected_ecosystem_name', ['ecosystem', 'name'], unique=False)
         batch_op.create_index(batch_op.f('ix_affected_packages_advisory_id'), ['advisory_id'], unique=False)
 
+    op.create_table('sla_policies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('domain_id', sa.Integer(), nullable=True),
+    sa.Column('severity', sa.String(length=20), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['domain_id'], ['domains.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('domain_id', 'severity')
+    )
     op.create_table('findings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('component_version_id', sa.Integer(), nullable=False),
@@ -80,12 +107,15 @@ def upgrade() -> None:
     sa.Column('detail', sa.Text(), nullable=True),
     sa.Column('analysed_by', sa.String(length=200), nullable=True),
     sa.Column('analysed_at', sa.DateTime(), nullable=True),
+    sa.Column('rule_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['component_version_id'], ['component_versions.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['package_id'], ['packages.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['rule_id'], ['triage_rules.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('component_version_id', 'package_id', 'vulnerability')
     )
     with op.batch_alter_table('findings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_findings_rule_id'), ['rule_id'], unique=False)
         batch_op.create_index('ix_findings_vulnerability', ['vulnerability', 'active'], unique=False)
 
     op.create_table('finding_events',
@@ -114,8 +144,10 @@ def downgrade() -> None:
     op.drop_table('finding_events')
     with op.batch_alter_table('findings', schema=None) as batch_op:
         batch_op.drop_index('ix_findings_vulnerability')
+        batch_op.drop_index(batch_op.f('ix_findings_rule_id'))
 
     op.drop_table('findings')
+    op.drop_table('sla_policies')
     with op.batch_alter_table('affected_packages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_affected_packages_advisory_id'))
         batch_op.drop_index('ix_affected_ecosystem_name')
@@ -126,6 +158,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_advisory_aliases_advisory_id'))
 
     op.drop_table('advisory_aliases')
+    with op.batch_alter_table('triage_rules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_triage_rules_vulnerability'))
+
+    op.drop_table('triage_rules')
     with op.batch_alter_table('advisories', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_advisories_vulnerability'))
 
