@@ -15,7 +15,7 @@ from meshward.services.findings import FindingFilter
 from meshward.services.sboms import store_sbom
 from meshward.store.db import Store
 from tests.services.test_matching import sbom
-from tests.sync.test_osv_source import Bucket, bucket, server  # noqa: F401  (fixtures)
+from tests.sync.test_osv_source import Bucket
 
 
 def _affecting(rid: str, modified: str, **extra: Any) -> dict[str, Any]:
