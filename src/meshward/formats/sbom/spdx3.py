@@ -11,6 +11,7 @@ as well (both are subclasses of ``software_Package``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from meshward.errors import InputError
@@ -48,6 +49,7 @@ _LICENSE_OPERATORS = frozenset(
 _MAX_LICENSE_DEPTH = 16
 
 
+@lru_cache(maxsize=512)
 def _compact_type(value: str) -> str:
     """``https://spdx.org/rdf/3.0.1/terms/Software/Package`` -> ``software_Package``."""
     match = _TYPE_IRI.fullmatch(value)

@@ -133,6 +133,7 @@ class _Reader:
     def read(self, text: str) -> SbomDocument:
         lines = _lines(text)
         count = len(lines)
+        seen_tags: set[str] = set()
         index = 0
         while index < count:
             line = lines[index]
@@ -143,8 +144,9 @@ class _Reader:
                 continue
             tag, sep, value = line.partition(":")
             tag = tag.strip()
-            if not sep or _TAG.fullmatch(tag) is None:
+            if not sep or (tag not in seen_tags and _TAG.fullmatch(tag) is None):
                 raise self.fail(number, f"expected 'Tag: value', got {stripped[:80]!r}")
+            seen_tags.add(tag)  # a document uses a few dozen tags: each is matched once
             value = value.strip()
             if value.startswith(_OPEN):
                 value = value[len(_OPEN) :]
