@@ -13,6 +13,9 @@ from rich.tree import Tree
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from meshward import __version__
+from meshward.cli import diff as diff_cli
+from meshward.cli import impact as impact_cli
+from meshward.cli import risk as risk_cli
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
 from meshward.cli.sbom import sbom_app
 from meshward.cli.vulns import advisories_app, findings_app, triage_app, vex_app
@@ -46,6 +49,8 @@ app.add_typer(advisories_app, name="advisories")
 app.add_typer(findings_app, name="findings")
 app.add_typer(vex_app, name="vex")
 app.add_typer(triage_app, name="triage")
+for _module in (impact_cli, risk_cli, diff_cli):
+    _module.register(app, app_app)
 
 
 @app.callback()
