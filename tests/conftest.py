@@ -36,34 +36,43 @@ PG_URL = os.environ.get("MESHWARD_TEST_DATABASE_URL")
 
 
 @pytest.fixture(scope="session")
-def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if PG_URL:
-        engine = make_engine(resolve_database_url(PG_URL))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        # one schema per test run, so concurrent runs on the same database never collide
+        schema = f"meshward_test_{os.getpid()}"
+        admin = make_engine(resolve_database_url(PG_URL))
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        sep = "&" if "?" in PG_URL else "?"
+        url = f"{resolve_database_url(PG_URL)}{sep}options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        return PG_URL
+        yield url
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture
 def db_url(_template_db: str, tmp_path: Path) -> str:
     """A migrated, empty database for this test."""
     if PG_URL:
-        engine = make_engine(resolve_database_url(PG_URL))
+        engine = make_engine(_template_db)
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
-        return PG_URL
+        return _template_db
     target = tmp_path / "meshward.db"
     shutil.copyfile(_template_db, target)
     return f"sqlite:///{target}"
