@@ -8,17 +8,22 @@ row behind it: it resolves by itself when that entity arrives, as in Backstage.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from meshward.store.types import UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        date: Date,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
 
 
 class Domain(Base):
@@ -438,3 +443,69 @@ class SlaPolicy(Base):
     domain_id: Mapped[int | None] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
     severity: Mapped[str] = mapped_column(String(20))
     days: Mapped[int] = mapped_column()
+
+
+# ---------------------------------------------------------------- exploitation evidence, risk
+
+
+class KevEntry(Base):
+    """A vulnerability in CISA's Known Exploited Vulnerabilities catalog: exploited in the
+    wild. The table holds one catalog release at a time (``catalog_version``)."""
+
+    __tablename__ = "kev_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cve: Mapped[str] = mapped_column(String(40), unique=True)
+    vendor: Mapped[str | None] = mapped_column(String(300))
+    product: Mapped[str | None] = mapped_column(String(300))
+    name: Mapped[str | None] = mapped_column(String(500))
+    date_added: Mapped[date] = mapped_column()
+    due_date: Mapped[date | None] = mapped_column()
+    ransomware: Mapped[bool] = mapped_column(default=False)
+    """``knownRansomwareCampaignUse`` is ``Known``."""
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    released: Mapped[datetime | None] = mapped_column()
+    """``dateReleased`` of the catalog this entry came from."""
+
+
+class EpssScore(Base):
+    """FIRST's EPSS: the probability that a CVE is exploited in the next 30 days. The table
+    holds one day's scores at a time (``score_date``)."""
+
+    __tablename__ = "epss_scores"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cve: Mapped[str] = mapped_column(String(40), unique=True)
+    score: Mapped[float] = mapped_column()
+    percentile: Mapped[float] = mapped_column()
+    score_date: Mapped[date | None] = mapped_column()
+    model_version: Mapped[str | None] = mapped_column(String(60))
+
+
+class RiskSnapshot(Base):
+    """The roll-up of one application (its latest version) or one domain (its subtree) on one
+    day, kept so trends can be plotted."""
+
+    __tablename__ = "risk_snapshots"
+    __table_args__ = (
+        UniqueConstraint("day", "scope", "scope_id"),
+        Index("ix_risk_snapshots_scope_day", "scope", "scope_id", "day"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column()
+    scope: Mapped[str] = mapped_column(String(20))
+    """``application`` or ``domain``."""
+    scope_id: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(String(1000))
+    """Application name or domain path, as it was that day."""
+    version: Mapped[str | None] = mapped_column(String(100))
+    """The application version rolled up; None for a domain."""
+    findings: Mapped[int] = mapped_column(default=0)
+    critical: Mapped[int] = mapped_column(default=0)
+    high: Mapped[int] = mapped_column(default=0)
+    medium: Mapped[int] = mapped_column(default=0)
+    low: Mapped[int] = mapped_column(default=0)
+    vulnerabilities: Mapped[int] = mapped_column(default=0)
+    services: Mapped[int] = mapped_column(default=0)
+    fixable: Mapped[int] = mapped_column(default=0)
+    kev: Mapped[int] = mapped_column(default=0)
+    risk_score: Mapped[float] = mapped_column(default=0.0)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,6 +33,15 @@ EDGE_TYPES: dict[str, bool] = {
     "DEPENDENCY_OF": True,
     "CONTAINS": False,
     "CONTAINED_BY": True,
+    # linking and scoped dependencies are dependencies too (SPDX 2.3 section 11.1)
+    "DYNAMIC_LINK": False,
+    "STATIC_LINK": False,
+    "BUILD_DEPENDENCY_OF": True,
+    "DEV_DEPENDENCY_OF": True,
+    "OPTIONAL_DEPENDENCY_OF": True,
+    "PROVIDED_DEPENDENCY_OF": True,
+    "TEST_DEPENDENCY_OF": True,
+    "RUNTIME_DEPENDENCY_OF": True,
 }
 
 PURL_TYPE = "purl"

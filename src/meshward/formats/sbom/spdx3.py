@@ -35,7 +35,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 PACKAGE_TYPES = frozenset({"software_Package", "ai_AIPackage", "dataset_DatasetPackage"})
 _BOM_TYPES = frozenset({"software_Sbom", "Bom", "Bundle", "SpdxDocument"})
-_EDGE_TYPES = frozenset({"dependsOn", "contains"})
+_EDGE_TYPES = frozenset({"dependsOn", "contains", "hasDynamicLink", "hasStaticLink"})
 _LICENSE_TYPES = ("hasConcludedLicense", "hasDeclaredLicense")
 _LISTED_LICENSE = re.compile(r"https?://spdx\.org/licenses/([A-Za-z0-9.+-]+)")
 _NO_LICENSE = re.compile(r"/(?:NoAssertionLicense|NoneLicense)$")
