@@ -8,6 +8,7 @@ python bench/run.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import random
 import statistics
@@ -165,8 +166,10 @@ def bench_osv(args: argparse.Namespace, tmp: Path) -> list[Row]:
     ]
 
 
-def _package_pool(limit: int, seed: int) -> list[str]:
-    """Distinct purls of packages that real advisories name, at versions near their bounds."""
+def _package_pool(limit: int, seed: int, vulnerable_share: float = 0.1) -> list[str]:
+    """``limit`` distinct purls: a ``vulnerable_share`` of packages that real advisories name,
+    at versions near their bounds (most of them affected), the rest ordinary packages no
+    advisory names (as in real estates, where a few per cent of packages are vulnerable)."""
     import orjson
 
     rng = random.Random(seed)
@@ -196,7 +199,14 @@ def _package_pool(limit: int, seed: int) -> list[str]:
                         pool.add(f"pkg:{purl_type}/{name}@{version}")
     ordered = sorted(pool)
     rng.shuffle(ordered)
-    return ordered[:limit]
+    named = ordered[: int(limit * vulnerable_share)]
+    plain = [
+        f"pkg:{purl_type}/bench-lib-{i:05d}@{rng.randint(0, 9)}.{rng.randint(0, 20)}.0"
+        for i, purl_type in zip(
+            range(limit - len(named)), itertools.cycle(["pypi", "npm", "cargo"]), strict=False
+        )
+    ]
+    return named + plain
 
 
 @bench("matching")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from meshward.ecosystems.base import Ecosystem
@@ -83,6 +84,14 @@ class Evaluation:
 
 _ZERO = "0"
 
+
+@lru_cache(maxsize=1 << 18)
+def cached_key(ecosystem: Ecosystem, version: str) -> Any:
+    """``ecosystem.sort_key`` memoised: advisories of one package repeat the same versions
+    (every Django record lists Django's releases), so each string is parsed once."""
+    return ecosystem.sort_key(version)
+
+
 # ``Ecosystem.sort_key`` raises ``InvalidVersion``, a ``ValueError``; catching the base class
 # also covers an ordering module that lets its parser's own ValueError through.
 
@@ -136,7 +145,7 @@ class CompiledAffected:
         listed_keys: list[Any] = []
         for listed in affected.versions:
             try:
-                listed_keys.append(ecosystem.sort_key(listed))
+                listed_keys.append(cached_key(ecosystem, listed))
             except ValueError:
                 continue  # still matched by string equality
         self._listed_keys: frozenset[Any] | list[Any]
@@ -165,7 +174,7 @@ class CompiledAffected:
         key: Any = None
         invalid: str | None = None
         try:
-            key = self._ecosystem.sort_key(version)
+            key = cached_key(self._ecosystem, version)
         except ValueError as exc:
             invalid = str(exc) or "cannot be ordered"
         if version in self._listed or (invalid is None and self._is_listed_key(key)):
@@ -212,7 +221,7 @@ def _compile_range(
             events.append(_Event(event.kind, event.version, None))
             continue
         try:
-            key = ecosystem.sort_key(event.version)
+            key = cached_key(ecosystem, event.version)
         except ValueError as exc:
             problems.append(
                 f"range {index}: {event.kind} {event.version!r} is not a valid "
@@ -258,11 +267,19 @@ def smallest_fix(
     ``last_affected`` is known, or a later range reopens every fix).
     """
     entries = [affected] if isinstance(affected, AffectedLike) else list(affected)
-    compiled = [CompiledAffected(ecosystem, entry) for entry in entries]
+    return smallest_fix_compiled(
+        ecosystem, version, [CompiledAffected(ecosystem, entry) for entry in entries]
+    )
+
+
+def smallest_fix_compiled(
+    ecosystem: Ecosystem, version: str, compiled: Sequence[CompiledAffected]
+) -> str | None:
+    """``smallest_fix`` over entries already compiled (the matcher compiles each once)."""
     if not any(c.evaluate(version).affected for c in compiled):
         return None
     try:
-        key = ecosystem.sort_key(version)
+        key = cached_key(ecosystem, version)
     except ValueError:
         return None
     candidates = sorted(

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.base import Ecosystem
 from meshward.ecosystems.purls import split_canonical
-from meshward.ecosystems.ranges import CompiledAffected, smallest_fix
+from meshward.ecosystems.ranges import CompiledAffected, smallest_fix_compiled
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
 from meshward.formats.osv import Advisory as OsvAdvisory
 from meshward.formats.osv import parse_advisory
@@ -137,16 +137,7 @@ def evaluate_pairs(session: Session, pairs: Sequence[Any]) -> list[Match]:
         ]
         if not any(e.evaluate(first.version).affected for e in entries):
             continue
-        advisory = compiled.advisories[advisory_id]
-        fix = smallest_fix(
-            ecosystem,
-            first.version,
-            [
-                advisory.affected[r.position]
-                for r in rows
-                if releases_agree(release, _release(r.ecosystem_release))
-            ],
-        )
+        fix = smallest_fix_compiled(ecosystem, first.version, entries)
         matches.append(Match(package_id, advisory_id, first.ecosystem, fix))
     return matches
 
@@ -338,6 +329,40 @@ def _highest_fix(ecosystem_name: str, fixes: list[str | None]) -> str | None:
         return max(known)
 
 
+def _insert_findings(
+    session: Session, rows: dict[tuple[int, int, str], tuple[Any, ...]]
+) -> list[int]:
+    """Insert through the driver's bulk path and return the new ids (rows with an id above
+    the highest before, whose key is ours: a concurrent writer's rows are not)."""
+    before = session.scalar(select(func.max(Finding.id))) or 0
+    bulk_insert(
+        session,
+        Finding.__table__,  # type: ignore[arg-type]
+        (
+            "component_version_id",
+            "package_id",
+            "vulnerability",
+            "active",
+            "fixed_version",
+            "severity",
+            "severity_score",
+            "first_seen",
+            "last_seen",
+            "state",
+        ),
+        list(rows.values()),
+    )
+    return [
+        fid
+        for fid, cv, pkg, vuln in session.execute(
+            select(
+                Finding.id, Finding.component_version_id, Finding.package_id, Finding.vulnerability
+            ).where(Finding.id > before)
+        )
+        if (cv, pkg, vuln) in rows
+    ]
+
+
 def _sync(
     session: Session,
     desired: dict[tuple[int, int, str], Wanted],
@@ -372,27 +397,15 @@ def _sync(
             updates.append({"id": f.id, "active": False, "resolved_at": now})
     if updates:
         session.execute(update(Finding), updates)
-    fresh = [
-        {
-            "component_version_id": cv,
-            "package_id": pkg,
-            "vulnerability": vuln,
-            "active": True,
-            "fixed_version": w.fixed_version,
-            "severity": w.severity,
-            "severity_score": w.score,
-            "first_seen": now,
-            "last_seen": now,
-            "state": "open",
-        }
-        for (cv, pkg, vuln), w in desired.items()
-        if (cv, pkg, vuln) not in seen
-    ]
-    if fresh:
-        new_ids = session.scalars(insert(Finding).returning(Finding.id), fresh).all()
-        events += [(i, "new") for i in new_ids]
-        report.new += len(fresh)
     naive_now = now.replace(tzinfo=None)
+    fresh = {
+        key: (*key, True, w.fixed_version, w.severity, w.score, naive_now, naive_now, "open")
+        for key, w in desired.items()
+        if key not in seen
+    }
+    if fresh:
+        events += [(i, "new") for i in _insert_findings(session, fresh)]
+        report.new += len(fresh)
     bulk_insert(
         session,
         FindingEvent.__table__,  # type: ignore[arg-type]
