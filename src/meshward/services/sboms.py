@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from meshward.ecosystems.purls import coordinates
 from meshward.errors import NotFoundError
 from meshward.formats.manifests.registry import sbom_from_manifests
+from meshward.formats.sbom.common import gc_paused
 from meshward.formats.sbom.cyclonedx_export import ApplicationSbom, ServiceSbom, application_bom
 from meshward.formats.sbom.interface import SbomDocument as ParsedSbom
 from meshward.formats.sbom.interface import SbomPackage
-from meshward.formats.sbom.common import gc_paused
 from meshward.formats.sbom.registry import read_sbom
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services import catalog
