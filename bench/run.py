@@ -181,13 +181,12 @@ def _package_pool(limit: int, seed: int, vulnerable_share: float = 0.1) -> list[
             for affected in record.get("affected", []):
                 pkg = affected.get("package") or {}
                 name = pkg.get("name", "")
-                versions = [
-                    v
-                    for r in affected.get("ranges", [])
-                    for e in r.get("events", [])
-                    for v in e.values()
-                    if v != "0"
-                ] + affected.get("versions", [])[:5]
+                events = [e for r in affected.get("ranges", []) for e in r.get("events", [])]
+                # mostly fixed versions (clean of this advisory, maybe not of later ones),
+                # some introduced ones (affected): a realistic few findings per package
+                fixed = [e["fixed"] for e in events if "fixed" in e]
+                introduced = [e["introduced"] for e in events if e.get("introduced", "0") != "0"]
+                versions = fixed + introduced[:1]
                 for version in rng.sample(versions, min(3, len(versions))):
                     if purl_type == "maven" and ":" in name:
                         group, artifact = name.split(":", 1)

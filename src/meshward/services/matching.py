@@ -244,11 +244,10 @@ def rematch_advisories(session: Session, advisory_ids: Sequence[int]) -> Rematch
         chunk = list(
             session.scalars(select(AdvisoryRow.id).where(AdvisoryRow.vulnerability.in_(vuln_chunk)))
         )
+        # packages named by these advisories (index on ecosystem, name); whether an SBOM
+        # holds them is asked below, of the matched ones only (index on package_id)
         pairs = session.execute(
-            _candidate_query().where(
-                AffectedPackage.advisory_id.in_(chunk),
-                Package.id.in_(_current_occurrences().with_only_columns(Occurrence.package_id)),
-            )
+            _candidate_query().where(AffectedPackage.advisory_id.in_(chunk))
         ).all()
         matches = evaluate_pairs(session, pairs)
         matched_packages = sorted({m.package_id for m in matches})
