@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from meshward.store.types import UTCDateTime, utcnow
@@ -259,11 +259,12 @@ class Occurrence(Base):
     """A package's presence in one SBOM document of a component version."""
 
     __tablename__ = "occurrences"
-    __table_args__ = (Index("ix_occurrences_cv_package", "component_version_id", "package_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("sbom_documents.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        Index("ix_occurrences_cv_package", "component_version_id", "package_id"),
+        Index("ix_occurrences_document_ref", "document_id", "ref"),
     )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("sbom_documents.id", ondelete="CASCADE"))
     component_version_id: Mapped[int] = mapped_column(
         ForeignKey("component_versions.id", ondelete="CASCADE")
     )
@@ -289,10 +290,9 @@ class SbomDependency(Base):
     """Edge of a document's dependency graph: ``from_ref`` depends on ``to_ref``."""
 
     __tablename__ = "sbom_dependencies"
+    __table_args__ = (Index("ix_sbom_dependencies_document_to", "document_id", "to_ref"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int] = mapped_column(
-        ForeignKey("sbom_documents.id", ondelete="CASCADE"), index=True
-    )
+    document_id: Mapped[int] = mapped_column(ForeignKey("sbom_documents.id", ondelete="CASCADE"))
     from_ref: Mapped[str] = mapped_column(String(1000))
     to_ref: Mapped[str] = mapped_column(String(1000))
 
@@ -330,7 +330,10 @@ class AdvisoryAlias(Base):
     """Every name an advisory goes by (its id, CVE, GHSA ...), for lookup by any of them."""
 
     __tablename__ = "advisory_aliases"
-    __table_args__ = (UniqueConstraint("alias", "advisory_id"),)
+    __table_args__ = (
+        UniqueConstraint("alias", "advisory_id"),
+        Index("ix_advisory_aliases_alias_upper", func.upper(text("alias"))),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     alias: Mapped[str] = mapped_column(String(200), index=True)
     advisory_id: Mapped[int] = mapped_column(

@@ -75,7 +75,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('occurrences', schema=None) as batch_op:
         batch_op.create_index('ix_occurrences_cv_package', ['component_version_id', 'package_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_occurrences_document_id'), ['document_id'], unique=False)
+        batch_op.create_index('ix_occurrences_document_ref', ['document_id', 'ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_occurrences_package_id'), ['package_id'], unique=False)
 
     op.create_table('sbom_dependencies',
@@ -87,18 +87,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sbom_dependencies', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sbom_dependencies_document_id'), ['document_id'], unique=False)
+        batch_op.create_index('ix_sbom_dependencies_document_to', ['document_id', 'to_ref'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('sbom_dependencies', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sbom_dependencies_document_id'))
+        batch_op.drop_index('ix_sbom_dependencies_document_to')
 
     op.drop_table('sbom_dependencies')
     with op.batch_alter_table('occurrences', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_occurrences_package_id'))
-        batch_op.drop_index(batch_op.f('ix_occurrences_document_id'))
+        batch_op.drop_index('ix_occurrences_document_ref')
         batch_op.drop_index('ix_occurrences_cv_package')
 
     op.drop_table('occurrences')

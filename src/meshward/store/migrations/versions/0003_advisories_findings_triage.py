@@ -66,6 +66,7 @@ def upgrade() -> None:
     with op.batch_alter_table('advisory_aliases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_advisory_aliases_advisory_id'), ['advisory_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_advisory_aliases_alias'), ['alias'], unique=False)
+        batch_op.create_index('ix_advisory_aliases_alias_upper', [sa.text('upper(alias)')], unique=False)
 
     op.create_table('affected_packages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -154,6 +155,7 @@ def downgrade() -> None:
 
     op.drop_table('affected_packages')
     with op.batch_alter_table('advisory_aliases', schema=None) as batch_op:
+        batch_op.drop_index('ix_advisory_aliases_alias_upper')
         batch_op.drop_index(batch_op.f('ix_advisory_aliases_alias'))
         batch_op.drop_index(batch_op.f('ix_advisory_aliases_advisory_id'))
 

@@ -1,0 +1,674 @@
+"""Blast radius at issue 5's scale: a reproducible synthetic estate, then p50/p95 of
+``blast_radius`` over 50 different queries (advisories by CVE alias, purl ranges, bare names).
+
+    python bench/impact.py                           # 5,000 services, SQLite in a temp dir
+    python bench/impact.py --services 1000
+    python bench/impact.py --db sqlite:///bench/out/impact.db --reuse   # keep and reuse it
+    python bench/impact.py --db postgresql+psycopg://postgres@127.0.0.1:5432/bench
+                                                     # (PostgreSQL: its public schema is dropped!)
+
+The estate, for N services (fixed seed): N/250 domains, N/12 applications with three versions
+each, 4 versions per service (4N), 50 packages per version SBOM (200N occurrences) drawn with
+a Zipf-like popularity from 4,000 package names x 8 versions in npm, PyPI, Maven and Go
+(newer service versions upgrade some packages), a dependency tree per SBOM (10 direct
+packages, the rest hanging below them, chains up to ~6 deep, plus extra edges), one API per
+service and about 4 consumed APIs per service (4N links): about half inside the service's
+own application, a third to older services of its domain, a tenth to the N/100 shared
+platform services, 1% anywhere (so the graph has cycles), deployments to prod (one ended and one
+running version per service), staging and dev, and 500 OSV advisories imported through the
+real import path (so findings come from the real matcher). Everything else is written with
+``meshward.store.bulk.bulk_insert``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import itertools
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from meshward.formats.osv import parse_advisory
+from meshward.services.advisories import store_advisories
+from meshward.services.impact import blast_radius
+from meshward.store.bulk import bulk_insert
+from meshward.store.db import Store
+from meshward.store.models import (
+    Api,
+    Application,
+    ApplicationVersion,
+    ApplicationVersionMember,
+    Component,
+    ComponentVersion,
+    Deployment,
+    Domain,
+    Environment,
+    Finding,
+    Occurrence,
+    Package,
+    Relation,
+    SbomDependency,
+    SbomDocument,
+)
+
+SEED = 5
+VERSIONS_PER_SERVICE = 4
+PACKAGES_PER_SBOM = 50
+DIRECT = 10
+LINKS_PER_SERVICE = 4
+NAMES_PER_ECOSYSTEM = 1000
+VERSIONS_PER_NAME = 8
+ADVISORIES = 500
+T0 = datetime(2025, 1, 1)  # naive UTC, as bulk_insert wants
+PROPOSED_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_sbom_dependencies_document_to "
+    "ON sbom_dependencies (document_id, to_ref)",
+    "CREATE INDEX IF NOT EXISTS ix_occurrences_document_ref ON occurrences (document_id, ref)",
+)
+"""What the upward SBOM walk and its labels want: both only have (document_id) today."""
+CVSS = [
+    ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", "critical"),
+    ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "critical"),
+    ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", "high"),
+    ("CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:N", "medium"),
+]
+
+
+# ---------------------------------------------------------------- the package universe
+
+
+def _package_universe() -> list[tuple[str, str, str, list[str]]]:
+    """(purl type, OSV ecosystem, name as advisories spell it, versions oldest first)."""
+    names: list[tuple[str, str, str, list[str]]] = []
+    for i in range(NAMES_PER_ECOSYSTEM):
+        semver = [f"{1 + v // 4}.{v % 4}.0" for v in range(VERSIONS_PER_NAME)]
+        names.append(("npm", "npm", f"lib-{i}", semver))
+        # the first 50 PyPI names repeat npm names: bare-name queries span two ecosystems
+        names.append(("pypi", "PyPI", f"lib-{i}" if i < 50 else f"py-lib-{i}", semver))
+        names.append(("maven", "Maven", f"com.example.g{i % 50}:artifact-{i}", semver))
+        names.append(("golang", "Go", f"github.com/example/mod-{i}", [f"v{v}" for v in semver]))
+    return names
+
+
+def _purl(purl_type: str, name: str, version: str) -> str:
+    if purl_type == "maven":
+        group, artifact = name.split(":")
+        return f"pkg:maven/{group}/{artifact}@{version}"
+    return f"pkg:{purl_type}/{name}@{version}"
+
+
+class _Popularity:
+    """Zipf-like draws of package names (a few names are everywhere, most are rare)."""
+
+    def __init__(self, n: int, rng: random.Random) -> None:
+        order = list(range(n))
+        rng.shuffle(order)
+        self.order = order
+        self.cumulative = list(itertools.accumulate(1 / (rank + 5) ** 1.1 for rank in range(n)))
+        self.rng = rng
+
+    def draw(self, k: int) -> list[int]:
+        picked: dict[int, None] = {}
+        total = self.cumulative[-1]
+        while len(picked) < k:
+            rank = bisect.bisect_left(self.cumulative, self.rng.random() * total)
+            picked.setdefault(self.order[min(rank, len(self.order) - 1)])
+        return list(picked)
+
+
+# ---------------------------------------------------------------- building the estate
+
+
+def build_estate(store: Store, services: int, seed: int = SEED) -> dict[str, Any]:
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    n_domains, n_apps = max(2, services // 250), max(2, services // 12)
+    universe = _package_universe()
+    with store.session() as session:
+        links = _insert_catalog(session, services, n_domains, n_apps, rng)
+        package_ids = _insert_packages(session, universe)
+        occurrences = _insert_sboms(session, services, universe, package_ids, rng)
+        _insert_deployments_and_apps(session, services, n_apps)
+        if session.get_bind().dialect.name == "postgresql":
+            for model in (Domain, Application, Component, Api, ComponentVersion, Package):
+                name = model.__tablename__
+                sequence = f"pg_get_serial_sequence('{name}', 'id')"
+                session.execute(text(f"SELECT setval({sequence}, (SELECT max(id) FROM {name}))"))
+    _analyze(store)
+    loaded = time.perf_counter() - started
+    advisories = _advisories(universe, rng)
+    started = time.perf_counter()
+    with store.session() as session:
+        report = store_advisories(session, [parse_advisory(a, "bench") for a in advisories])
+    _analyze(store)
+    matched = time.perf_counter() - started
+    return {
+        "bulk load": loaded,
+        "advisory import + matching": matched,
+        "links": links,
+        "occurrences": occurrences,
+        "findings": report.matching.new,
+    }
+
+
+def _analyze(store: Store) -> None:
+    """Planner statistics after a bulk load (PostgreSQL's autovacuum would get there too)."""
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+
+
+def _insert_catalog(
+    session: Session, services: int, n_domains: int, n_apps: int, rng: random.Random
+) -> int:
+    bulk_insert(
+        session,
+        Domain.__table__,  # type: ignore[arg-type]
+        ("id", "key", "name", "path"),
+        [(d + 1, f"domain:default/d{d}", f"d{d}", f"acme.d{d}") for d in range(n_domains)],
+    )
+    bulk_insert(
+        session,
+        Application.__table__,  # type: ignore[arg-type]
+        ("id", "key", "name", "domain_id", "owner"),
+        [
+            (a + 1, f"system:default/app-{a:04d}", f"app-{a:04d}", a % n_domains + 1, "team")
+            for a in range(n_apps)
+        ],
+    )
+    bulk_insert(
+        session,
+        Component.__table__,  # type: ignore[arg-type]
+        (
+            "id",
+            "key",
+            "name",
+            "kind",
+            "owner",
+            "lifecycle",
+            "tags",
+            "annotations",
+            "domain_id",
+            "application_id",
+        ),
+        [
+            (
+                s + 1,
+                f"component:default/svc-{s:05d}",
+                f"svc-{s:05d}",
+                "service",
+                f"group:default/team-{s % n_apps % 97}",
+                "production",
+                "[]",
+                "{}",
+                (s % n_apps) % n_domains + 1,
+                s % n_apps + 1,
+            )
+            for s in range(services)
+        ],
+    )
+    bulk_insert(
+        session,
+        Api.__table__,  # type: ignore[arg-type]
+        ("id", "key", "name", "type", "definition"),
+        [
+            (s + 1, f"api:default/svc-{s:05d}-api", f"svc-{s:05d}-api", "openapi", "{}")
+            for s in range(services)
+        ],
+    )
+    relations: set[tuple[str, str, str]] = set()
+    platform = max(1, services // 100)  # shared platform services (auth, config ...)
+    for s in range(services):
+        me = f"component:default/svc-{s:05d}"
+        relations.add((me, "providesApi", f"api:default/svc-{s:05d}-api"))
+        app, domain = s % n_apps, (s % n_apps) % n_domains
+        same_app = [o for o in range(app, s, n_apps)]
+        for _ in range(rng.randint(2, 2 * LINKS_PER_SERVICE - 1)):
+            roll = rng.random()
+            if roll < 0.01:
+                other = rng.randrange(services)  # anywhere, even "upwards": cycles
+            elif roll < 0.55 and same_app:
+                other = rng.choice(same_app)
+            elif roll < 0.9 and s > n_domains:
+                # an older service of the same domain
+                other = rng.randrange(domain, s, n_domains) if s > domain else 0
+            elif s:
+                other = rng.randrange(min(s, platform))
+            else:
+                continue
+            if other != s:
+                relations.add((me, "consumesApi", f"api:default/svc-{other:05d}-api"))
+    bulk_insert(
+        session,
+        Relation.__table__,  # type: ignore[arg-type]
+        ("source_key", "type", "target_key"),
+        sorted(relations),
+    )
+    return sum(1 for r in relations if r[1] == "consumesApi")
+
+
+def _insert_packages(
+    session: Session, universe: list[tuple[str, str, str, list[str]]]
+) -> dict[tuple[int, int], int]:
+    rows: list[tuple[int, str, str, str, str, str]] = []
+    ids = {}
+    for n, (purl_type, ecosystem, name, versions) in enumerate(universe):
+        for v, version in enumerate(versions):
+            ids[(n, v)] = len(rows) + 1
+            rows.append(
+                (
+                    len(rows) + 1,
+                    _purl(purl_type, name, version),
+                    purl_type,
+                    ecosystem,
+                    name,
+                    version,
+                )
+            )
+    bulk_insert(
+        session,
+        Package.__table__,  # type: ignore[arg-type]
+        ("id", "purl", "type", "ecosystem", "name", "version"),
+        rows,
+    )
+    return ids
+
+
+def _insert_sboms(
+    session: Session,
+    services: int,
+    universe: list[tuple[str, str, str, list[str]]],
+    package_ids: dict[tuple[int, int], int],
+    rng: random.Random,
+) -> int:
+    popularity = _Popularity(len(universe), rng)
+    occurrences = 0
+    cv_id = 0
+    for start in range(0, services, 500):
+        cvs: list[tuple[Any, ...]] = []
+        docs: list[tuple[Any, ...]] = []
+        occ: list[tuple[Any, ...]] = []
+        deps: list[tuple[int, str, str]] = []
+        for s in range(start, min(services, start + 500)):
+            names = popularity.draw(PACKAGES_PER_SBOM)
+            level = {n: rng.randrange(VERSIONS_PER_NAME // 2) for n in names}
+            parents = [
+                -1 if i < DIRECT else rng.randrange(max(0, i - DIRECT), i)
+                for i in range(PACKAGES_PER_SBOM)
+            ]
+            extra = [
+                (rng.randrange(PACKAGES_PER_SBOM - 1), rng.randrange(PACKAGES_PER_SBOM))
+                for _ in range(10)
+            ]
+            for v in range(VERSIONS_PER_SERVICE):
+                cv_id += 1
+                version = f"{v + 1}.0.0"
+                cvs.append((cv_id, s + 1, version, T0 + timedelta(days=30 * v)))
+                docs.append(
+                    (cv_id, cv_id, f"{cv_id:064x}", "CycloneDX", "1.6", "json", "[]", 51, 0, True)
+                )
+                if v:
+                    for n in rng.sample(names, 10):  # each release upgrades ten packages
+                        level[n] = min(VERSIONS_PER_NAME - 1, level[n] + 1)
+                refs = []
+                for n in names:
+                    purl_type, _, name, versions = universe[n]
+                    refs.append(_purl(purl_type, name, versions[level[n]]))
+                depth = [1 if p < 0 else 0 for p in parents]
+                for i, p in enumerate(parents):
+                    if p >= 0:
+                        depth[i] = depth[p] + 1
+                occ.append(
+                    (cv_id, cv_id, None, "root", f"svc-{s:05d}", version, None, "[]", "{}", "root")
+                )
+                for i, n in enumerate(names):
+                    purl_type, _, name, versions = universe[n]
+                    occ.append(
+                        (
+                            cv_id,
+                            cv_id,
+                            package_ids[(n, level[n])],
+                            refs[i],
+                            name,
+                            versions[level[n]],
+                            refs[i],
+                            "[]",
+                            "{}",
+                            "direct" if depth[i] == 1 else "transitive",
+                        )
+                    )
+                edges = {("root", refs[i]) for i in range(DIRECT)}
+                edges |= {(refs[p], refs[i]) for i, p in enumerate(parents) if p >= 0}
+                edges |= {(refs[a], refs[b]) for a, b in extra if a != b}
+                deps += [(cv_id, a, b) for a, b in sorted(edges)]
+        bulk_insert(
+            session,
+            ComponentVersion.__table__,  # type: ignore[arg-type]
+            ("id", "component_id", "version", "created_at"),
+            cvs,
+        )
+        bulk_insert(
+            session,
+            SbomDocument.__table__,  # type: ignore[arg-type]
+            (
+                "id",
+                "component_version_id",
+                "digest",
+                "format",
+                "spec_version",
+                "encoding",
+                "tools",
+                "package_count",
+                "unmatchable_count",
+                "current",
+                "uploaded_at",
+            ),
+            [(*d, T0) for d in docs],
+        )
+        bulk_insert(
+            session,
+            Occurrence.__table__,  # type: ignore[arg-type]
+            (
+                "document_id",
+                "component_version_id",
+                "package_id",
+                "ref",
+                "name",
+                "version",
+                "purl",
+                "licenses",
+                "hashes",
+                "dependency",
+            ),
+            occ,
+        )
+        bulk_insert(
+            session,
+            SbomDependency.__table__,  # type: ignore[arg-type]
+            ("document_id", "from_ref", "to_ref"),
+            deps,
+        )
+        occurrences += len(occ)
+    return occurrences
+
+
+def _insert_deployments_and_apps(session: Session, services: int, n_apps: int) -> None:
+    bulk_insert(
+        session,
+        Environment.__table__,  # type: ignore[arg-type]
+        ("id", "name", "production"),
+        [(1, "prod", True), (2, "staging", False), (3, "dev", False)],
+    )
+
+    def cv(s: int, v: int) -> int:
+        return s * VERSIONS_PER_SERVICE + v + 1
+
+    rows = []
+    for s in range(services):
+        rows += [
+            (1, s + 1, cv(s, 1), T0 + timedelta(days=35), T0 + timedelta(days=65)),
+            (1, s + 1, cv(s, 2), T0 + timedelta(days=65), None),
+            (2, s + 1, cv(s, 3), T0 + timedelta(days=92), None),
+            (3, s + 1, cv(s, 3), T0 + timedelta(days=91), None),
+        ]
+    bulk_insert(
+        session,
+        Deployment.__table__,  # type: ignore[arg-type]
+        ("environment_id", "component_id", "component_version_id", "started_at", "ended_at"),
+        rows,
+    )
+    versions, members = [], []
+    for a in range(n_apps):
+        for seq in (1, 2, 3):
+            av_id = a * 3 + seq
+            versions.append(
+                (
+                    av_id,
+                    a + 1,
+                    str(seq),
+                    seq,
+                    av_id - 1 if seq > 1 else None,
+                    T0 + timedelta(days=30 * seq),
+                )
+            )
+            members += [(av_id, s + 1, cv(s, seq)) for s in range(a, services, n_apps)]
+    bulk_insert(
+        session,
+        ApplicationVersion.__table__,  # type: ignore[arg-type]
+        ("id", "application_id", "version", "seq", "base_id", "created_at"),
+        versions,
+    )
+    bulk_insert(
+        session,
+        ApplicationVersionMember.__table__,  # type: ignore[arg-type]
+        ("application_version_id", "component_id", "component_version_id"),
+        members,
+    )
+
+
+def _advisories(
+    universe: list[tuple[str, str, str, list[str]]], rng: random.Random
+) -> list[dict[str, Any]]:
+    popularity = _Popularity(len(universe), random.Random(SEED))  # the same ranking as SBOMs
+    records = []
+    for i in range(ADVISORIES):
+        n = popularity.draw(1)[0] if i % 2 else rng.randrange(len(universe))
+        _, ecosystem, name, versions = universe[n]
+        fixed = rng.randrange(1, VERSIONS_PER_NAME)
+        events: list[dict[str, str]] = [{"introduced": "0"}]
+        if rng.random() < 0.8:
+            events.append({"fixed": versions[fixed]})
+        vector, _ = CVSS[i % len(CVSS)]
+        records.append(
+            {
+                "id": f"BENCH-2099-{i:04d}",
+                "modified": "2099-01-01T00:00:00Z",
+                "aliases": [f"CVE-2099-{10000 + i}"],
+                "summary": f"synthetic advisory {i} on {name}",
+                "severity": [{"type": "CVSS_V3", "score": vector}],
+                "affected": [
+                    {
+                        "package": {"ecosystem": ecosystem, "name": name},
+                        "ranges": [{"type": "ECOSYSTEM", "events": events}],
+                    }
+                ],
+            }
+        )
+    return records
+
+
+# ---------------------------------------------------------------- the benchmark
+
+
+def _queries(session: Session, seed: int) -> list[str]:
+    """40 advisories (by CVE alias, among those that hit something) + 5 purl ranges +
+    5 bare names, drawn with a fixed seed."""
+    rng = random.Random(seed)
+    hitting = sorted(session.scalars(select(Finding.vulnerability).distinct()).all())
+    queries = rng.sample(hitting, min(40, len(hitting)))
+    held = sorted(
+        session.execute(
+            select(Package.type, Package.name)
+            .where(Package.id.in_(select(Occurrence.package_id)))
+            .distinct()
+        ).all()
+    )
+    for purl_type, name in rng.sample(held, 5):
+        path = name.replace(":", "/")
+        bound = "v1.2.0" if purl_type == "golang" else "1.2.0"
+        queries.append(f"pkg:{purl_type}/{path}@<{bound}")
+    for _, name in rng.sample(held, 5):
+        queries.append(name.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
+    return queries
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def run_bench(session: Session, repeat: int) -> tuple[list[tuple[str, str, float, str]], list[Any]]:
+    queries = _queries(session, SEED)
+    cold, warm, sizes = [], [], []
+    for q in queries:
+        start = time.perf_counter()
+        result = blast_radius(session, q)
+        cold.append(time.perf_counter() - start)
+        runs = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            blast_radius(session, q)
+            runs.append(time.perf_counter() - start)
+        warm.append(statistics.median(runs))
+        s = result.summary
+        sizes.append((q, s["component_versions"], s["consumers"], s["running"], warm[-1]))
+    rows = []
+    for label, values in (("advisory", warm[:40]), ("purl range / bare name", warm[40:])):
+        if values:
+            rows += [
+                (
+                    "blast radius",
+                    f"{label}: p50 ({len(values)} queries)",
+                    _percentile(values, 0.5) * 1e3,
+                    "ms",
+                ),
+                ("blast radius", f"{label}: p95", _percentile(values, 0.95) * 1e3, "ms"),
+                ("blast radius", f"{label}: max", max(values) * 1e3, "ms"),
+            ]
+    rows += [
+        ("blast radius", "all 50: p50", _percentile(warm, 0.5) * 1e3, "ms"),
+        ("blast radius", "all 50: p95", _percentile(warm, 0.95) * 1e3, "ms"),
+        ("blast radius", "all 50, first call: p95", _percentile(cold, 0.95) * 1e3, "ms"),
+    ]
+    return rows, sizes
+
+
+def _counts(session: Session) -> dict[str, int]:
+    return {
+        model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (
+            Component,
+            ComponentVersion,
+            Occurrence,
+            SbomDependency,
+            Package,
+            Finding,
+            Deployment,
+            ApplicationVersionMember,
+        )
+    } | {
+        "api links": session.scalar(
+            select(func.count()).select_from(Relation).where(Relation.type == "consumesApi")
+        )
+        or 0
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--services", type=int, default=5000)
+    parser.add_argument("--db", help="database URL (PostgreSQL: its public schema is dropped!)")
+    parser.add_argument("--reuse", action="store_true", help="keep an estate already in --db")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per query")
+    parser.add_argument("--sizes", action="store_true", help="print each query's answer size")
+    parser.add_argument(
+        "--proposed-indexes",
+        action="store_true",
+        help="add the indexes the graph walks want (not in the migrations yet): "
+        + "; ".join(PROPOSED_INDEXES),
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'impact.db'}"
+        rows: list[tuple[str, str, float, str]] = []
+        store = Store(url)
+        with store.session() as session:
+            empty = not session.scalar(select(func.count()).select_from(Component))
+        if not (args.reuse and not empty):
+            store.dispose()
+            if url.startswith("postgresql"):
+                with Store(url, migrate=False).engine.begin() as conn:
+                    conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                    conn.execute(text("CREATE SCHEMA public"))
+            elif not empty:
+                raise SystemExit(f"{url} is not empty: give --reuse, or a fresh database")
+            store = Store(url)
+            built = build_estate(store, args.services)
+            rows += [
+                (
+                    "estate",
+                    "bulk load (catalog, SBOMs, deployments, apps)",
+                    built["bulk load"],
+                    "s",
+                ),
+                (
+                    "estate",
+                    "500 advisories: import + matching",
+                    built["advisory import + matching"],
+                    "s",
+                ),
+            ]
+        if args.proposed_indexes:
+            with store.engine.begin() as conn:
+                for ddl in PROPOSED_INDEXES:
+                    conn.execute(text(ddl))
+            _analyze(store)
+        with store.session() as session:
+            counts = _counts(session)
+            bench_rows, sizes = run_bench(session, args.repeat)
+        store.dispose()
+    rows += [("estate", name, float(n), "rows") for name, n in counts.items()] + bench_rows
+    database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    indexes = ", proposed indexes" if args.proposed_indexes else ""
+    table = Table(
+        title=f"meshward blast radius — {args.services} services, {platform.machine()}, "
+        f"Python {platform.python_version()}, {database}{indexes}, median of {args.repeat} "
+        "runs per query"
+    )
+    for col in ("area", "what", "value", "unit"):
+        table.add_column(col)
+    for area, what, value, unit in rows:
+        table.add_row(
+            area,
+            what,
+            f"{value:,.0f}"
+            if unit == "rows"
+            else f"{value:.1f}"
+            if unit == "ms"
+            else f"{value:.2f}",
+            unit,
+        )
+    console = Console(width=140)
+    console.print(table)
+    versions = sorted(s[1] for s in sizes)
+    consumers = sorted(s[2] for s in sizes)
+    console.print(
+        f"answer sizes over the 50 queries: affected component versions median "
+        f"{statistics.median(versions):.0f}, max {versions[-1]}; consumers median "
+        f"{statistics.median(consumers):.0f}, max {consumers[-1]}"
+    )
+    if args.sizes:
+        for q, n_versions, n_consumers, n_running, seconds in sizes:
+            console.print(
+                f"{seconds * 1e3:8.1f} ms  {n_versions:6} versions  {n_consumers:6} consumers  "
+                f"{n_running:6} running  {q}"
+            )
+
+
+if __name__ == "__main__":
+    main()
