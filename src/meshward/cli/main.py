@@ -22,6 +22,7 @@ from meshward.cli.vulns import advisories_app, findings_app, triage_app, vex_app
 from meshward.errors import MeshwardError
 from meshward.services import catalog, findings
 from meshward.services.catalog_import import import_catalog
+from meshward.services.impact import blast_radius
 from meshward.store.db import Store, current_revision, head_revision, upgrade
 
 app = typer.Typer(
@@ -436,6 +437,13 @@ def demo(
         "findings in prod now: "
         + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("critical", "high", "medium", "low"))
         + "  (meshward findings list --env prod)"
+    )
+    console.rule("A critical advisory lands: CVE-2021-44228 (Log4Shell). Who is affected?")
+    with session_scope() as session:
+        radius = blast_radius(session, "CVE-2021-44228")
+    console.print(impact_cli.render_tree(radius))
+    console.print(
+        "next: meshward blast-radius CVE-2021-44228 --json | meshward app fix-plan webshop"
     )
 
 
