@@ -167,38 +167,55 @@ def bench_osv(args: argparse.Namespace, tmp: Path) -> list[Row]:
 
 
 def _package_pool(limit: int, seed: int, vulnerable_share: float = 0.1) -> list[str]:
-    """``limit`` distinct purls: a ``vulnerable_share`` of packages that real advisories name,
-    at versions near their bounds (most of them affected), the rest ordinary packages no
-    advisory names (as in real estates, where a few per cent of packages are vulnerable)."""
+    """``limit`` distinct purls. A ``vulnerable_share`` of them are packages that real
+    advisories name: four in five at the newest version any advisory fixes (current, mostly
+    clean), one in five at an affected ``introduced`` version. The rest are ordinary packages
+    no advisory names. Real estates look like this: a few per cent of packages vulnerable."""
     import orjson
+
+    from meshward.ecosystems.registry import get_ecosystem
 
     rng = random.Random(seed)
     types = {"PyPI": "pypi", "Go": "golang", "crates.io": "cargo", "Maven": "maven"}
-    pool: set[str] = set()
+    newest: dict[tuple[str, str], str] = {}
+    old: dict[tuple[str, str], str] = {}
     for eco, purl_type in types.items():
+        key = get_ecosystem(eco).sort_key
         for path in sorted((SHARED / "osv" / eco).glob("*.json")):
             record = orjson.loads(path.read_bytes())
             for affected in record.get("affected", []):
-                pkg = affected.get("package") or {}
-                name = pkg.get("name", "")
+                name = (affected.get("package") or {}).get("name", "")
                 events = [e for r in affected.get("ranges", []) for e in r.get("events", [])]
-                # mostly fixed versions (clean of this advisory, maybe not of later ones),
-                # some introduced ones (affected): a realistic few findings per package
-                fixed = [e["fixed"] for e in events if "fixed" in e]
-                introduced = [e["introduced"] for e in events if e.get("introduced", "0") != "0"]
-                versions = fixed + introduced[:1]
-                for version in rng.sample(versions, min(3, len(versions))):
-                    if purl_type == "maven" and ":" in name:
-                        group, artifact = name.split(":", 1)
-                        pool.add(f"pkg:maven/{group}/{artifact}@{version}")
-                    elif purl_type == "golang":
-                        v = version if version.startswith("v") else "v" + version
-                        pool.add(f"pkg:golang/{name}@{v}")
-                    elif purl_type != "maven":
-                        pool.add(f"pkg:{purl_type}/{name}@{version}")
-    ordered = sorted(pool)
-    rng.shuffle(ordered)
-    named = ordered[: int(limit * vulnerable_share)]
+                for e in events:
+                    try:
+                        if "fixed" in e and (
+                            (purl_type, name) not in newest
+                            or key(e["fixed"]) > key(newest[(purl_type, name)])
+                        ):
+                            newest[(purl_type, name)] = e["fixed"]
+                        if e.get("introduced", "0") != "0":
+                            old.setdefault((purl_type, name), e["introduced"])
+                    except ValueError:
+                        continue
+
+    def purl(purl_type: str, name: str, version: str) -> str | None:
+        if purl_type == "maven":
+            if ":" not in name:
+                return None
+            group, artifact = name.split(":", 1)
+            return f"pkg:maven/{group}/{artifact}@{version}"
+        if purl_type == "golang":
+            return f"pkg:golang/{name}@{version if version.startswith('v') else 'v' + version}"
+        return f"pkg:{purl_type}/{name}@{version}"
+
+    named_keys = sorted(newest)
+    rng.shuffle(named_keys)
+    named: list[str] = []
+    for purl_type, name in named_keys[: int(limit * vulnerable_share)]:
+        version = old.get((purl_type, name)) if rng.random() < 0.2 else None
+        p = purl(purl_type, name, version or newest[(purl_type, name)])
+        if p:
+            named.append(p)
     plain = [
         f"pkg:{purl_type}/bench-lib-{i:05d}@{rng.randint(0, 9)}.{rng.randint(0, 20)}.0"
         for i, purl_type in zip(

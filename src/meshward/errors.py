@@ -28,3 +28,11 @@ class InputError(MeshwardError):
         self.message = message
         where = f"{source}: {place}" if place else source
         super().__init__(f"{where}: {message}")
+
+
+class AuthenticationError(MeshwardError):
+    """No credentials, or credentials that are unknown, expired or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(MeshwardError):
+    """Known caller, but the role or token scope does not allow this (HTTP 403)."""

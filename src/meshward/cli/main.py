@@ -13,6 +13,7 @@ from rich.tree import Tree
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from meshward import __version__
+from meshward.cli import admin as admin_cli
 from meshward.cli import diff as diff_cli
 from meshward.cli import impact as impact_cli
 from meshward.cli import risk as risk_cli
@@ -52,6 +53,7 @@ app.add_typer(vex_app, name="vex")
 app.add_typer(triage_app, name="triage")
 for _module in (impact_cli, risk_cli, diff_cli):
     _module.register(app, app_app)
+admin_cli.register(app)
 
 
 @app.callback()

@@ -25,6 +25,7 @@ from meshward.formats.osv import iter_advisories, rate_severity
 from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services.matching import RematchReport, rematch_advisories
 from meshward.services.triage import apply_rules
+from meshward.store import audit
 from meshward.store.models import Advisory, AdvisoryAlias, AffectedPackage
 from meshward.store.types import utcnow
 
@@ -168,6 +169,21 @@ def store_advisories(session: Session, advisories: Iterable[OsvAdvisory]) -> Adv
     if changed_ids:
         report.matching = rematch_advisories(session, changed_ids)
         apply_rules(session)
+        m = report.matching
+        audit.record(
+            session,
+            "advisories.import",
+            "advisories",
+            None,
+            after={
+                "created": report.created,
+                "updated": report.updated,
+                "withdrawn": report.withdrawn,
+                "findings_new": m.new,
+                "findings_resolved": m.resolved,
+                "findings_reopened": m.reopened,
+            },
+        )
     return report
 
 
@@ -263,3 +279,18 @@ def ecosystems_in_use(session: Session) -> list[str]:
     from meshward.store.models import Package
 
     return sorted(e for e in session.scalars(select(Package.ecosystem).distinct()) if e is not None)
+
+
+def import_advisories_json(
+    session: Session, data: bytes, source: str, limits: Limits = DEFAULT_LIMITS
+) -> AdvisoryImportReport:
+    """One OSV record or a JSON list of them (the API's body); a bad record names its index."""
+    from meshward.formats.osv import parse_advisory
+    from meshward.formats.sbom.common import load_json
+
+    obj = load_json(data, source, limits)
+    if isinstance(obj, list):
+        records = [parse_advisory(item, source, f"/{i}") for i, item in enumerate(obj)]
+    else:
+        records = [parse_advisory(obj, source)]
+    return store_advisories(session, records)

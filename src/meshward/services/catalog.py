@@ -183,6 +183,76 @@ def list_component_versions(session: Session, component: str) -> list[ComponentV
     return [ComponentVersionView.of(comp, cv) for cv in rows]
 
 
+@dataclass
+class ComponentSummary:
+    key: str
+    name: str
+    kind: str
+    owner: str | None
+    lifecycle: str | None
+    domain: str | None
+    application: str | None
+
+
+def list_components(
+    session: Session,
+    *,
+    domain_ids: set[int] | None = None,
+    domain: str | None = None,
+    application: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[ComponentSummary]:
+    """Components by key; ``domain_ids`` (None: all) keeps what a caller may see, ``domain``
+    a subtree, ``application`` one application's."""
+    query = (
+        select(Component, Domain.path, Application.name)
+        .outerjoin(Domain, Domain.id == Component.domain_id)
+        .outerjoin(Application, Application.id == Component.application_id)
+        .order_by(Component.key)
+    )
+    if domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(domain_ids)))
+    if domain:
+        dom = get_domain(session, domain)
+        query = query.where(or_(Domain.id == dom.id, Domain.path.like(dom.path + ".%")))
+    if application:
+        query = query.where(Component.application_id == get_application(session, application).id)
+    query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        ComponentSummary(c.key, c.name, c.kind, c.owner, c.lifecycle, path, app)
+        for c, path, app in session.execute(query).all()
+    ]
+
+
+def list_domains(session: Session, *, domain_ids: set[int] | None = None) -> list[dict[str, Any]]:
+    query = select(Domain).order_by(Domain.path)
+    if domain_ids is not None:
+        query = query.where(Domain.id.in_(sorted(domain_ids)))
+    return [
+        {"key": d.key, "name": d.name, "path": d.path, "title": d.title, "owner": d.owner}
+        for d in session.scalars(query)
+    ]
+
+
+def list_applications(
+    session: Session, *, domain_ids: set[int] | None = None
+) -> list[dict[str, Any]]:
+    query = (
+        select(Application, Domain.path)
+        .outerjoin(Domain, Domain.id == Application.domain_id)
+        .order_by(Application.key)
+    )
+    if domain_ids is not None:
+        query = query.where(Application.domain_id.in_(sorted(domain_ids)))
+    return [
+        {"key": a.key, "name": a.name, "title": a.title, "owner": a.owner, "domain": path}
+        for a, path in session.execute(query)
+    ]
+
+
 # ---------------------------------------------------------------- application versions
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from meshward.formats.backstage import Entity as BackstageEntity
 from meshward.formats.backstage import read_catalog
+from meshward.store import audit
 from meshward.store.bulk import bulk_insert
 from meshward.store.models import (
     Api,
@@ -149,6 +150,14 @@ def store_entities(session: Session, entities: Sequence[BackstageEntity]) -> Imp
         _upsert_typed(session, touched)
     resolve_links(session)
     report.warnings.extend(unresolved_references(session, keys))
+    if report.changed:
+        audit.record(
+            session,
+            "catalog.import",
+            "catalog",
+            None,
+            after={"created": report.created, "updated": report.updated},
+        )
     return report
 
 
@@ -361,3 +370,13 @@ def unresolved_references(session: Session, keys: Sequence[str]) -> list[str]:
             if target not in known:
                 missing.append(f"{source} {rel_type} {target}: not in the catalog yet")
     return missing
+
+
+def import_catalog_text(session: Session, data: bytes, source: str) -> ImportReport:
+    """Descriptors sent as one YAML body (the API): read like a file of that name."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="meshward-catalog-") as tmp:
+        path = Path(tmp) / (Path(source).name or "catalog-info.yaml")
+        path.write_bytes(data)
+        return import_catalog(session, [path])

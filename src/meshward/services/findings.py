@@ -93,6 +93,8 @@ class FindingFilter:
     state: list[str] | None = None
     vulnerability: str | None = None
     include_resolved: bool = False
+    domain_ids: set[int] | None = None
+    """Only components in these domains (what an API caller may see); None for all."""
 
 
 def _filtered(session: Session, f: FindingFilter) -> Any:
@@ -111,6 +113,8 @@ def _filtered(session: Session, f: FindingFilter) -> Any:
     )
     if not f.include_resolved:
         query = query.where(Finding.active.is_(True))
+    if f.domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(f.domain_ids)))
     if f.domain:
         dom = catalog.get_domain(session, f.domain)
         sub = select(Domain.id).where(or_(Domain.id == dom.id, Domain.path.like(dom.path + ".%")))
@@ -171,7 +175,7 @@ def vulnerability_of(session: Session, name: str) -> str:
 
 
 def list_findings(
-    session: Session, f: FindingFilter, limit: int | None = None
+    session: Session, f: FindingFilter, limit: int | None = None, offset: int = 0
 ) -> list[FindingView]:
     query = _filtered(session, f).order_by(
         Finding.severity_score.desc().nulls_last(),
@@ -181,6 +185,8 @@ def list_findings(
     )
     if limit:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     rows = session.execute(query).all()
     names = _vulnerability_names(session, {r[0].vulnerability for r in rows})
     views = [

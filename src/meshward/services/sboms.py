@@ -31,6 +31,7 @@ from meshward.limits import DEFAULT_LIMITS, Limits
 from meshward.services import catalog
 from meshward.services.matching import rematch_component_versions
 from meshward.services.triage import apply_rules
+from meshward.store import audit
 from meshward.store.bulk import bulk_insert, bulk_insert_missing
 from meshward.store.models import (
     ComponentVersion,
@@ -203,6 +204,21 @@ def store_sbom(
     if rematch:
         result.findings = rematch_component_versions(session, [cv.id]).active
         apply_rules(session)
+    audit.record(
+        session,
+        "sbom.upload",
+        "sbom",
+        f"{comp.key}@{cv.version}",
+        after={
+            "document": result.document_id,
+            "format": f"{result.format} {result.spec_version}",
+            "packages": result.packages,
+            "direct": result.direct,
+            "transitive": result.transitive,
+            "replaced_document": result.replaced_document,
+            "source": source,
+        },
+    )
     return result
 
 

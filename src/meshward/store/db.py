@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meshward.errors import MeshwardError
+from meshward.store import audit, auth_models  # noqa: F401  (auth tables join the metadata)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -100,12 +101,15 @@ class Store:
         if migrate:
             ensure_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        audit.install(self._sessions)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, actor: audit.Actor | None = None) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back on any error, so a
-        failed import changes nothing."""
+        failed import changes nothing. ``actor`` is who the audit trail names."""
         with self._sessions() as session, session.begin():
+            if actor is not None:
+                session.info["actor"] = actor
             yield session
 
     def dispose(self) -> None:

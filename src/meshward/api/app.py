@@ -1,0 +1,85 @@
+"""``create_app(store_url)``: the FastAPI application ``meshward serve`` runs."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import HTMLResponse, Response
+
+from meshward import __version__
+from meshward.api import errors
+from meshward.api.deps import json_response
+from meshward.api.docs import DOCS_HTML
+from meshward.api.metrics import CONTENT_TYPE, Metrics
+from meshward.api.middleware import BodyLimit, Measure
+from meshward.api.routes import admin, catalog, sboms, vulns
+from meshward.errors import MeshwardError
+from meshward.limits import Limits
+from meshward.store.db import Store, current_revision, ensure_schema, head_revision
+
+log = logging.getLogger("meshward.api")
+
+DEFAULT_BODY_LIMIT = 1024 * 1024
+"""Every request body but an SBOM upload (whose limit is ``Limits.max_bytes``, 200 MB)."""
+
+
+def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastAPI:
+    store = Store(store_url, migrate=False)
+    try:
+        ensure_schema(store.engine)
+    except MeshwardError as exc:  # a shared PostgreSQL behind: /readyz says so
+        log.warning("%s", exc)
+    app = FastAPI(
+        title="meshward",
+        version=__version__,
+        description="What runs where, what is in it, what is vulnerable, and who is affected.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    metrics = Metrics()
+    errors.install(app)
+
+    def limit_for(path: str) -> int:
+        if path.startswith("/api/v1/components/") and path.endswith("/sbom"):
+            return Limits.from_env().max_bytes
+        return body_limit
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
+    app.add_middleware(Measure, metrics=metrics)
+
+    for router in (catalog.router, sboms.router, vulns.router, admin.router):
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz", tags=["operations"], summary="Database reachable, migrations current")
+    def readyz(request: Request) -> Response:
+        st: Store = request.app.state.store
+        try:
+            with st.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current, head = current_revision(st.engine), head_revision(st.engine)
+        except SQLAlchemyError as exc:
+            return errors.problem(503, f"database unreachable: {type(exc).__name__}")
+        if current != head:
+            return errors.problem(
+                503, f"database schema at {current}, needs {head}: run `meshward db upgrade`"
+            )
+        return json_response({"status": "ready", "revision": current})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    def metrics_endpoint() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    return app

@@ -1,0 +1,1 @@
+"""One router per resource area, all under ``/api/v1``."""
