@@ -132,7 +132,7 @@ def test_narrowed_and_withdrawn_advisories_close_findings_and_analysis_survives(
     import_advisories(estate, [tmp_path / "narrowed.json"])
     assert not findings.list_findings(estate, FindingFilter(vulnerability="CVE-2099-0002"))
     kinds = [e["kind"] for e in findings.finding_events(estate) if e["finding"] == go.id]
-    assert kinds == ["resolved", "reopened", "resolved", "analysis", "new"]
+    assert kinds == ["withdrawn", "reopened", "resolved", "analysis", "new"]
 
 
 def test_analysis_rules_and_carry_to_next_version(estate: Session) -> None:

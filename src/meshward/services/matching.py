@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Integer, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.base import Ecosystem
@@ -328,6 +328,22 @@ def _highest_fix(ecosystem_name: str, fixes: list[str | None]) -> str | None:
         return max(known)
 
 
+def _all_withdrawn(session: Session, vulnerabilities: Sequence[str]) -> set[str]:
+    """The vulnerabilities whose every advisory record is withdrawn."""
+    out: set[str] = set()
+    for start in range(0, len(vulnerabilities), CHUNK):
+        rows = session.execute(
+            select(
+                AdvisoryRow.vulnerability,
+                func.min(AdvisoryRow.withdrawn.is_not(None).cast(Integer)),
+            )
+            .where(AdvisoryRow.vulnerability.in_(vulnerabilities[start : start + CHUNK]))
+            .group_by(AdvisoryRow.vulnerability)
+        )
+        out.update(v for v, all_withdrawn in rows if all_withdrawn)
+    return out
+
+
 def _insert_findings(
     session: Session, rows: dict[tuple[int, int, str], tuple[Any, ...]]
 ) -> list[int]:
@@ -368,6 +384,11 @@ def _sync(
     existing: Sequence[Finding],
     report: RematchReport,
 ) -> None:
+    """Make the stored findings of this scope what ``desired`` says, recording each change
+    as an event: ``new``, ``reopened``, ``resolved`` (no longer matched) or ``withdrawn``
+    (every record of the vulnerability was withdrawn)."""
+    gone = sorted({f.vulnerability for f in existing if f.active} - {k[2] for k in desired})
+    withdrawn = _all_withdrawn(session, gone)
     now = utcnow()
     seen: set[tuple[int, int, str]] = set()
     updates: list[dict[str, Any]] = []
@@ -392,7 +413,7 @@ def _sync(
                 updates.append({"id": f.id, "last_seen": now, **values})
         elif f.active:
             report.resolved += 1
-            events.append((f.id, "resolved"))
+            events.append((f.id, "withdrawn" if f.vulnerability in withdrawn else "resolved"))
             updates.append({"id": f.id, "active": False, "resolved_at": now})
     if updates:
         session.execute(update(Finding), updates)
