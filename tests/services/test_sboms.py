@@ -162,3 +162,39 @@ def test_real_sboms_upload_with_the_independent_count(session: Session, shared_d
     )
     result = sboms.upload_sbom(session, "juice-shop", "11.1.2", path.read_bytes(), str(path))
     assert result.packages == expected
+
+
+def test_concurrent_uploads_of_one_document_store_it_once(store: Store) -> None:
+    """Two transactions upload the same file for the same version at the same time: the
+    second waits on the unique key, then finds the first one's document (PostgreSQL; SQLite
+    serialises writers, so there the second simply sees a finished upload)."""
+    import threading
+
+    with store.session() as s:
+        s.add(Application(key="system:default/shop", name="shop"))
+        catalog.create_component(s, "api")
+        catalog.add_component_version(s, "api", "1.0")
+    first_flushed, results = threading.Event(), {}
+
+    def second() -> None:
+        first_flushed.wait(10)
+        with store.session() as s2:
+            results["second"] = sboms.upload_sbom(s2, "api", "1.0", cyclonedx(), "bom.json")
+
+    if store.engine.dialect.name == "postgresql":
+        thread = threading.Thread(target=second)
+        thread.start()
+        with store.session() as s1:
+            results["first"] = sboms.upload_sbom(s1, "api", "1.0", cyclonedx(), "bom.json")
+            first_flushed.set()
+            thread.join(0.5)  # the second is now blocked on the unique key
+        thread.join(30)
+    else:
+        with store.session() as s1:
+            results["first"] = sboms.upload_sbom(s1, "api", "1.0", cyclonedx(), "bom.json")
+        first_flushed.set()
+        second()
+    assert results["first"].changed and not results["second"].changed
+    assert results["second"].document_id == results["first"].document_id
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(SbomDocument)) == 1

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from packageurl import PackageURL
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.purls import coordinates
@@ -199,7 +200,17 @@ def store_sbom(
         previous.uploaded_at = utcnow()
         result.document_id = previous.id
     else:
-        result.document_id = _insert_document(session, cv, parsed, digest, source, kinds)
+        try:
+            with session.begin_nested():
+                result.document_id = _insert_document(session, cv, parsed, digest, source, kinds)
+        except IntegrityError:  # a concurrent upload of the same document won the race
+            winner = session.scalars(
+                select(SbomDocument).where(
+                    SbomDocument.component_version_id == cv.id, SbomDocument.digest == digest
+                )
+            ).one()
+            result.changed, result.document_id = False, winner.id
+            return result
     session.flush()
     if rematch:
         result.findings = rematch_component_versions(session, [cv.id]).active

@@ -218,7 +218,10 @@ class SbomDocument(Base):
     replaced ones stay as history (``current`` false) with their occurrences."""
 
     __tablename__ = "sbom_documents"
-    __table_args__ = (Index("ix_sbom_documents_cv_current", "component_version_id", "current"),)
+    __table_args__ = (
+        Index("ix_sbom_documents_cv_current", "component_version_id", "current"),
+        UniqueConstraint("component_version_id", "digest"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     component_version_id: Mapped[int] = mapped_column(
         ForeignKey("component_versions.id", ondelete="CASCADE")

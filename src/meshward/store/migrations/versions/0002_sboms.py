@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('current', sa.Boolean(), nullable=False),
     sa.Column('uploaded_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['component_version_id'], ['component_versions.id'], ondelete='CASCADE'),
+    sa.UniqueConstraint('component_version_id', 'digest'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('sbom_documents', schema=None) as batch_op:
