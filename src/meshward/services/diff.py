@@ -417,19 +417,13 @@ def _compare_components(
         before = held.get(old_id, {}) if old_id is not None else {}
         after = held.get(new_id, {}) if new_id is not None else {}
         _package_changes(before, after, diff)
-        old_rows = findings_of.get(old_id, []) if old_id is not None else []
-        new_rows = findings_of.get(new_id, []) if new_id is not None else []
-        old_vulns = {r.vulnerability for r in old_rows}
-        new_vulns = {r.vulnerability for r in new_rows}
-        diff.vulnerabilities_introduced = vulnerability_changes(
-            new_rows, new_vulns - old_vulns, weights, component_of
+        _compare_findings(
+            diff,
+            findings_of.get(old_id, []) if old_id is not None else [],
+            findings_of.get(new_id, []) if new_id is not None else [],
+            weights,
+            component_of,
         )
-        diff.vulnerabilities_fixed = vulnerability_changes(
-            old_rows, old_vulns - new_vulns, weights, component_of
-        )
-        diff.risk_before = round_risk(sum(weights.get(r.id, 0.0) for r in old_rows))
-        diff.risk_after = round_risk(sum(weights.get(r.id, 0.0) for r in new_rows))
-        diff.risk_delta = round_risk(diff.risk_after - diff.risk_before)
         diffs.append(diff)
     return diffs
 
@@ -527,19 +521,13 @@ def app_diff(session: Session, app: str, v1: str, v2: str) -> AppDiff:
         key=lambda d: d.component,
     )
 
-    old_rows = [r for cv in before_ids for r in findings_of.get(cv, [])]
-    new_rows = [r for cv in after_ids for r in findings_of.get(cv, [])]
-    old_vulns = {r.vulnerability for r in old_rows}
-    new_vulns = {r.vulnerability for r in new_rows}
-    result.vulnerabilities_introduced = vulnerability_changes(
-        new_rows, new_vulns - old_vulns, weights, component_of
+    _compare_findings(
+        result,
+        [r for cv in before_ids for r in findings_of.get(cv, [])],
+        [r for cv in after_ids for r in findings_of.get(cv, [])],
+        weights,
+        component_of,
     )
-    result.vulnerabilities_fixed = vulnerability_changes(
-        old_rows, old_vulns - new_vulns, weights, component_of
-    )
-    result.risk_before = round_risk(sum(weights.get(r.id, 0.0) for r in old_rows))
-    result.risk_after = round_risk(sum(weights.get(r.id, 0.0) for r in new_rows))
-    result.risk_delta = round_risk(result.risk_after - result.risk_before)
     return result
 
 
@@ -561,3 +549,25 @@ def component_diff(session: Session, component: str, v1: str, v2: str) -> Compon
         {old.id: name, new.id: name},
     )
     return diff
+
+
+def _compare_findings(
+    target: Any,
+    old_rows: list[Any],
+    new_rows: list[Any],
+    weights: dict[int, float],
+    component_of: dict[int, str],
+) -> None:
+    """Set vulnerabilities introduced/fixed and the risk before, after and delta on a
+    component or application diff."""
+    old_vulns = {r.vulnerability for r in old_rows}
+    new_vulns = {r.vulnerability for r in new_rows}
+    target.vulnerabilities_introduced = vulnerability_changes(
+        new_rows, new_vulns - old_vulns, weights, component_of
+    )
+    target.vulnerabilities_fixed = vulnerability_changes(
+        old_rows, old_vulns - new_vulns, weights, component_of
+    )
+    target.risk_before = round_risk(sum(weights.get(r.id, 0.0) for r in old_rows))
+    target.risk_after = round_risk(sum(weights.get(r.id, 0.0) for r in new_rows))
+    target.risk_delta = round_risk(target.risk_after - target.risk_before)
