@@ -445,7 +445,7 @@ def demo(
         radius = blast_radius(session, "CVE-2021-44228")
     console.print(impact_cli.render_tree(radius))
     console.print(
-        "next: meshward blast-radius CVE-2021-44228 --json | meshward app fix-plan webshop"
+        "next: meshward blast-radius CVE-2021-44228 --json; meshward app fix-plan webshop"
     )
 
 
