@@ -550,6 +550,15 @@ def run_bench(session: Session, repeat: int) -> tuple[list[tuple[str, str, float
                 ("blast radius", f"{label}: p95", _percentile(values, 0.95) * 1e3, "ms"),
                 ("blast radius", f"{label}: max", max(values) * 1e3, "ms"),
             ]
+    from meshward.services.rollup import all_application_risks, all_domain_risks
+
+    for label, rollup in (
+        ("every application", all_application_risks),
+        ("every domain", all_domain_risks),
+    ):
+        start = time.perf_counter()
+        rollup(session)
+        rows.append(("roll-up", label, (time.perf_counter() - start) * 1e3, "ms"))
     rows += [
         ("blast radius", "all 50: p50", _percentile(warm, 0.5) * 1e3, "ms"),
         ("blast radius", "all 50: p95", _percentile(warm, 0.95) * 1e3, "ms"),
