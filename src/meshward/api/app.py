@@ -15,7 +15,7 @@ from meshward.api.deps import json_response
 from meshward.api.docs import DOCS_HTML
 from meshward.api.metrics import CONTENT_TYPE, Metrics
 from meshward.api.middleware import BodyLimit, Measure
-from meshward.api.routes import admin, catalog, sboms, vulns
+from meshward.api.routes import admin, catalog, impact, sboms, vulns
 from meshward.errors import MeshwardError
 from meshward.limits import Limits
 from meshward.store.db import Store, current_revision, ensure_schema, head_revision
@@ -52,7 +52,7 @@ def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastA
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(Measure, metrics=metrics)
 
-    for router in (catalog.router, sboms.router, vulns.router, admin.router):
+    for router in (catalog.router, sboms.router, vulns.router, impact.router, admin.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")

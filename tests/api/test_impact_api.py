@@ -1,0 +1,37 @@
+"""Blast radius, risk, diff and fix plan over HTTP, scoped by the caller's roles."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Server
+from tests.api.test_api import _problem
+
+
+def test_blast_radius_for_the_estate_and_for_a_scoped_viewer(server: Server) -> None:
+    with server.client("admin") as c:
+        full = c.get("/api/v1/blast-radius", params={"q": "CVE-2021-44228"})
+        assert full.status_code == 200, full.text
+        body = full.json()
+        assert [(x["component"], x["version"]) for x in body["components"]] == [("search", "4.2.0")]
+        assert {x["component"] for x in body["consumers"]} == {"web-frontend"}
+        assert body["environments"][0]["environment"] == "prod"
+        _problem(c.get("/api/v1/blast-radius", params={"q": "CVE-1999-0000"}), 404)
+    with server.client("payments-viewer") as c:
+        scoped = c.get("/api/v1/blast-radius", params={"q": "CVE-2021-44228"}).json()
+        assert scoped["components"] == [] and scoped["consumers"] == []
+        assert scoped["environments"] == [] and scoped["applications"] == []
+
+
+def test_risk_diff_and_fix_plan(server: Server) -> None:
+    with server.client("payments-viewer") as c:
+        risk = c.get("/api/v1/apps/payments-platform/risk")
+        assert risk.status_code == 200, risk.text
+        assert risk.json()["risk_score"] > 0 and risk.json()["findings"] > 0
+        domain = c.get("/api/v1/domains/acme.payments/risk")
+        assert domain.status_code == 200, domain.text
+        plan = c.get("/api/v1/apps/payments-platform/fix-plan").json()
+        assert plan["application"] == "payments-platform" and plan["components"]
+        changed = c.get("/api/v1/apps/payments-platform/diff", params={"from": "1", "to": "3"})
+        assert changed.status_code == 200, changed.text
+        assert {x["component"] for x in changed.json()["components_changed"]} >= {"checkout"}
+        _problem(c.get("/api/v1/apps/webshop/risk"), 404)  # another domain: unseen
+        _problem(c.get("/api/v1/domains/acme.commerce/risk"), 404)
