@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from meshward.errors import MeshwardError
 from meshward.store.db import Store
 
 # Wide enough for purls when piped; a terminal keeps its own width.
@@ -22,6 +23,8 @@ err_console = Console(stderr=True, highlight=False)
 
 class State:
     db_url: str | None = None
+    server: str | None = None
+    """``--server`` / ``MESHWARD_SERVER``: act on a central meshward over its API."""
 
 
 state = State()
@@ -35,6 +38,12 @@ def open_store() -> Store:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
+    if state.server:
+        raise MeshwardError(
+            "this command does not run against --server yet: run it where the database is "
+            "(remote: sbom upload, component version add, deploy record, app version create, "
+            "findings list, blast-radius --json)"
+        )
     store = open_store()
     try:
         with store.session() as session:

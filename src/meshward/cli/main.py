@@ -18,6 +18,7 @@ from meshward.cli import diff as diff_cli
 from meshward.cli import impact as impact_cli
 from meshward.cli import risk as risk_cli
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
+from meshward.cli.remote import client_for
 from meshward.cli.sbom import sbom_app
 from meshward.cli.vulns import advisories_app, findings_app, triage_app, vex_app
 from meshward.errors import MeshwardError
@@ -61,12 +62,19 @@ def _root(
     db: str | None = typer.Option(
         None, "--db", help="Database URL (default: MESHWARD_DATABASE_URL, else a SQLite file)."
     ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        envvar="MESHWARD_SERVER",
+        help="Act on a central meshward over its API (token in MESHWARD_TOKEN).",
+    ),
     version: bool = typer.Option(False, "--version", help="Print the version and exit."),
 ) -> None:
     if version:
         console.print(f"meshward {__version__}")
         raise typer.Exit()
     state.db_url = db
+    state.server = server
 
 
 # ---------------------------------------------------------------- db
@@ -231,11 +239,18 @@ def component_version_add(
     json: bool = JsonOption,
 ) -> None:
     """Record a build of a component. The same values again change nothing."""
-    with session_scope() as session:
-        cv, changed = catalog.add_component_version(
-            session, component, version, image=image, digest=digest, commit=commit
-        )
-        view = catalog.ComponentVersionView.of(cv.component, cv)
+    remote = client_for(state.server)
+    if remote is not None:
+        body = {"version": version, "image": image, "digest": digest, "commit": commit}
+        answer = remote.request("POST", f"/components/{component}/versions", json=body)
+        changed = answer.pop("changed")
+        view = catalog.ComponentVersionView(**answer)
+    else:
+        with session_scope() as session:
+            cv, changed = catalog.add_component_version(
+                session, component, version, image=image, digest=digest, commit=commit
+            )
+            view = catalog.ComponentVersionView.of(cv.component, cv)
     if json:
         emit_json({**asdict(view), "changed": changed})
     else:
@@ -281,10 +296,27 @@ def app_version_create(
     json: bool = JsonOption,
 ) -> None:
     """A new application version: the latest one plus the given changes."""
-    with session_scope() as session:
-        view, created = catalog.create_app_version(
-            session, application, _parse_changes(set_, remove), label=label, note=note
+    changes = _parse_changes(set_, remove)
+    remote = client_for(state.server)
+    if remote is not None:
+        body = {
+            "set": {c: v for c, v in changes.items() if v is not None},
+            "remove": [c for c, v in changes.items() if v is None],
+            "version": label,
+            "note": note,
+        }
+        answer = remote.request("POST", f"/apps/{application}/versions", json=body)
+        created = answer.pop("created")
+        view = catalog.AppVersionView(
+            **{k: v for k, v in answer.items() if k not in ("members", "changes")},
+            members=[catalog.MemberView(**m) for m in answer["members"]],
+            changes=[catalog.ChangeView(**c) for c in answer["changes"]],
         )
+    else:
+        with session_scope() as session:
+            view, created = catalog.create_app_version(
+                session, application, changes, label=label, note=note
+            )
     if json:
         emit_json({**view.to_dict(), "created": created})
         return
@@ -347,10 +379,17 @@ def deploy_record(
     json: bool = JsonOption,
 ) -> None:
     """COMPONENT at VERSION runs in ENV from --at on; what ran before there ends then."""
-    with session_scope() as session:
-        view, changed = catalog.record_deployment(
-            session, env, component, version, catalog.parse_time(at) if at else None
-        )
+    remote = client_for(state.server)
+    if remote is not None:
+        body = {"environment": env, "component": component, "version": version, "at": at}
+        answer = remote.request("POST", "/deployments", json=body)
+        changed = answer.pop("changed")
+        view = catalog.DeploymentView(**answer)
+    else:
+        with session_scope() as session:
+            view, changed = catalog.record_deployment(
+                session, env, component, version, catalog.parse_time(at) if at else None
+            )
     if json:
         emit_json({**asdict(view), "changed": changed})
     else:

@@ -9,7 +9,15 @@ import orjson
 import typer
 from rich.table import Table
 
-from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope
+from meshward.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    session_scope,
+    state,
+)
+from meshward.cli.remote import client_for
 from meshward.errors import InputError
 from meshward.limits import Limits
 from meshward.services import catalog, sboms
@@ -45,8 +53,15 @@ def sbom_upload(
     and keeps it in history."""
     limits = Limits.from_env()
     data = read_input(file, limits)
-    with session_scope() as session:
-        result = sboms.upload_sbom(session, component, version, data, str(file), limits)
+    remote = client_for(state.server)
+    if remote is not None:
+        answer = remote.request(
+            "PUT", f"/components/{component}/versions/{version}/sbom", content=data
+        )
+        result = sboms.UploadResult(**answer)
+    else:
+        with session_scope() as session:
+            result = sboms.upload_sbom(session, component, version, data, str(file), limits)
     if json:
         emit_json(result.to_dict())
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import itertools
 import sys
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope
+from meshward.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    session_scope,
+    state,
+)
+from meshward.cli.remote import client_for
 from meshward.cli.sbom import read_input
 from meshward.errors import MeshwardError
 from meshward.formats.osv import Advisory as OsvAdvisory
@@ -130,7 +139,9 @@ def findings_list(
     version: str | None = typer.Option(None, help="Component version."),
     env: str | None = typer.Option(None, "--env", help="Only versions running there now."),
     severity: list[str] = typer.Option([], help="critical, high, medium, low (repeatable)."),
-    state: list[str] = typer.Option([], help="open, in_triage, exploitable, ... (repeatable)."),
+    state_: list[str] = typer.Option(
+        [], "--state", help="open, in_triage, exploitable, ... (repeatable)."
+    ),
     vulnerability: str | None = typer.Option(None, "--vuln", help="Any id or alias."),
     resolved: bool = typer.Option(False, "--include-resolved"),
     overdue: bool = typer.Option(False, "--overdue", help="Only findings past their SLA."),
@@ -146,13 +157,31 @@ def findings_list(
         version=version,
         environment=env,
         severity=severity or None,
-        state=state or None,
+        state=state_ or None,
         vulnerability=vulnerability,
         include_resolved=resolved,
     )
-    with session_scope() as session:
-        triage.apply_rules(session)
-        rows = findings.list_findings(session, flt, limit)
+    remote = client_for(state.server)
+    if remote is not None:
+        params = {
+            "domain": domain,
+            "app": app,
+            "app_version": app_version,
+            "component": component,
+            "version": version,
+            "env": env,
+            "severity": severity,
+            "state": state_,
+            "vuln": vulnerability,
+            "include_resolved": resolved,
+            "overdue": overdue,
+        }
+        items = remote.pages("/findings", {k: v for k, v in params.items() if v})
+        rows = [findings.FindingView(**row) for row in itertools.islice(items, limit)]
+    else:
+        with session_scope() as session:
+            triage.apply_rules(session)
+            rows = findings.list_findings(session, flt, limit)
     if overdue:
         rows = [r for r in rows if r.overdue]
     if json:
