@@ -384,18 +384,6 @@ def show_sbom(session: Session, component: str, version: str) -> SbomView:
     )
 
 
-def current_documents(
-    session: Session, component_version_ids: Sequence[int]
-) -> dict[int, SbomDocument]:
-    docs = session.scalars(
-        select(SbomDocument).where(
-            SbomDocument.component_version_id.in_(component_version_ids),
-            SbomDocument.current.is_(True),
-        )
-    ).all()
-    return {d.component_version_id: d for d in docs}
-
-
 def service_sbom(session: Session, cv: ComponentVersion) -> ServiceSbom:
     """A component version's current SBOM as the exporter wants it: its packages (the
     described root is the service itself, so it is left out), edges and direct refs."""
