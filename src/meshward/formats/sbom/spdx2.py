@@ -12,7 +12,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from meshward.errors import InputError
 from meshward.formats.sbom.common import (
+    json_pointer,
     normalize_hash_alg,
     normalize_hex,
     spdx_license_expression,
@@ -216,3 +218,34 @@ def purl_error(value: str, exc: ValueError) -> str:
     else:
         message = f"bad purl {value[:200]!r}: {reason}"
     return message if len(message) <= 400 else message[:397] + "..."
+
+
+class JsonFields:
+    """Typed field checks over decoded JSON that raise ``InputError`` with a JSON pointer;
+    shared by the SPDX 2 JSON and SPDX 3 JSON-LD readers."""
+
+    __slots__ = ("source",)
+    strip_required = False
+    """Return required strings stripped of surrounding whitespace."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: tuple[str | int, ...], message: str) -> InputError:
+        return InputError(self.source, json_pointer(*path) or "/", message)
+
+    def opt_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str | None:
+        value = obj.get(key)
+        if value is None or type(value) is str:
+            return value
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
+
+    def req_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
+        value = obj.get(key)
+        if type(value) is str:
+            if value.strip():
+                return value.strip() if self.strip_required else value
+            raise self.fail((*path, key), "must not be empty")
+        if value is None:
+            raise self.fail((*path, key), f"missing required field {key!r}")
+        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")

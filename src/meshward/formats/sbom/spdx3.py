@@ -18,7 +18,6 @@ from meshward.errors import InputError
 from meshward.formats.sbom.common import (
     gc_paused,
     head_text,
-    json_pointer,
     load_json,
     normalize_hash_alg,
     normalize_hex,
@@ -26,7 +25,7 @@ from meshward.formats.sbom.common import (
     spdx_license_expression,
 )
 from meshward.formats.sbom.interface import SbomDocument, SbomPackage, SbomReader
-from meshward.formats.sbom.spdx2 import NO_VALUE, json_kind, purl_error
+from meshward.formats.sbom.spdx2 import NO_VALUE, JsonFields, json_kind, purl_error
 from meshward.limits import DEFAULT_LIMITS, Limits
 
 _CONTEXT_VERSION = re.compile(r"spdx\.org/rdf/(3\.\d+)(?:\.\d+)?/")
@@ -71,32 +70,14 @@ def _purpose(value: str | None) -> str | None:
     return _CAMEL.sub("-", _tail(value.strip())).lower()
 
 
-class _Reader:
-    __slots__ = ("by_id", "graph_path", "source")
+class _Reader(JsonFields):
+    __slots__ = ("by_id", "graph_path")
+    strip_required = True
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        super().__init__(source)
         self.by_id: dict[str, dict[str, Any]] = {}
         self.graph_path: tuple[str | int, ...] = ("@graph",)
-
-    def fail(self, path: tuple[str | int, ...], message: str) -> InputError:
-        return InputError(self.source, json_pointer(*path) or "/", message)
-
-    def opt_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str | None:
-        value = obj.get(key)
-        if value is None or type(value) is str:
-            return value
-        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
-
-    def req_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
-        value = obj.get(key)
-        if type(value) is str:
-            if value.strip():
-                return value.strip()
-            raise self.fail((*path, key), "must not be empty")
-        if value is None:
-            raise self.fail((*path, key), f"missing required field {key!r}")
-        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def list_of(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> list[Any]:
         """A multi-valued property: JSON-LD lets a single value stand without an array."""

@@ -15,13 +15,13 @@ from meshward.errors import InputError
 from meshward.formats.sbom.common import (
     gc_paused,
     head_text,
-    json_pointer,
     load_json,
     normalize_purl,
 )
 from meshward.formats.sbom.interface import SbomDocument, SbomPackage, SbomReader
 from meshward.formats.sbom.spdx2 import (
     NO_VALUE,
+    JsonFields,
     Spdx2Graph,
     chosen_licenses,
     creator_tool,
@@ -67,34 +67,15 @@ def _position(items: list[Any], item: Any) -> int:
     return next(index for index, candidate in enumerate(items) if candidate is item)
 
 
-class _Reader:
+class _Reader(JsonFields):
     """One read: the source name for errors and the graph being built."""
 
-    __slots__ = ("graph", "package_list", "source")
+    __slots__ = ("graph", "package_list")
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        super().__init__(source)
         self.graph = Spdx2Graph()
         self.package_list: list[Any] = []
-
-    def fail(self, path: tuple[str | int, ...], message: str) -> InputError:
-        return InputError(self.source, json_pointer(*path) or "/", message)
-
-    def opt_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str | None:
-        value = obj.get(key)
-        if value is None or type(value) is str:
-            return value
-        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
-
-    def req_str(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> str:
-        value = obj.get(key)
-        if type(value) is str:
-            if value.strip():
-                return value
-            raise self.fail((*path, key), "must not be empty")
-        if value is None:
-            raise self.fail((*path, key), f"missing required field {key!r}")
-        raise self.fail((*path, key), f"expected a string, got {json_kind(value)}")
 
     def opt_list(self, obj: dict[str, Any], key: str, path: tuple[str | int, ...]) -> list[Any]:
         value = obj.get(key)
