@@ -96,6 +96,11 @@ def test_analysis_and_vex_round_trip(demo: Any, tmp_path: Path) -> None:
     assert report["applied"] >= 1
     (after,) = demo.json("findings", "list", "--vuln", "CVE-2021-44228")
     assert after["state"] == "not_affected" and after["detail"] == "JNDI lookups disabled"
+    # without --component the statement's product purl names the version
+    demo("findings", "analyse", str(row["id"]), "--state", "in_triage")
+    assert demo.json("vex", "import", str(out))["applied"] >= 1
+    (again,) = demo.json("findings", "list", "--vuln", "CVE-2021-44228")
+    assert again["state"] == "not_affected"
     cdx = tmp_path / "search.cdx.json"
     demo("vex", "export", "search", "4.2.0", "--format", "cyclonedx", "--output", str(cdx))
     assert orjson.loads(cdx.read_bytes())["vulnerabilities"]

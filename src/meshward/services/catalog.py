@@ -764,7 +764,6 @@ def show_entity(session: Session, ref: str) -> dict[str, Any]:
             spec=entity.spec,
             source=entity.source,
         )
-    known = _known_keys(session)
     outgoing = session.execute(
         select(Relation.type, Relation.target_key)
         .where(Relation.source_key == key)
@@ -775,6 +774,7 @@ def show_entity(session: Session, ref: str) -> dict[str, Any]:
         .where(Relation.target_key == key)
         .order_by(Relation.type, Relation.source_key)
     ).all()
+    known = _known_keys(session, {k for _, k in outgoing})
     view["relations"] = [{"type": t, "target": k, "resolved": k in known} for t, k in outgoing] + [
         {"type": INVERSE.get(t, f"{t} (from)"), "target": k, "resolved": True} for t, k in incoming
     ]
@@ -818,11 +818,15 @@ INVERSE = {
 }
 
 
-def _known_keys(session: Session) -> set[str]:
-    keys: set[str] = set(session.scalars(select(Entity.key)).all())
-    for model in (Component, Application, Api, Domain):
-        keys.update(session.scalars(select(model.key)).all())
-    return keys
+def _known_keys(session: Session, keys: set[str]) -> set[str]:
+    """Which of these keys name a stored entity (only these, not the whole catalog)."""
+    wanted = sorted(keys)
+    found: set[str] = set()
+    for model in (Entity, Component, Application, Api, Domain):
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.update(session.scalars(select(model.key).where(model.key.in_(chunk))).all())
+    return found
 
 
 def _domain_path(session: Session, domain_id: int | None) -> str | None:

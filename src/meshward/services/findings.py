@@ -294,25 +294,20 @@ def carry_analysis(session: Session, component: str, from_version: str, to_versi
             .where(Finding.component_version_id == old.id, Finding.state != "open")
         )
     }
-    carried = 0
+    groups: dict[tuple[str, str | None, str, str | None], list[int]] = {}
     for fd, name in session.execute(
         select(Finding, Package.name)
         .join(Package, Package.id == Finding.package_id)
         .where(Finding.component_version_id == new.id, Finding.state == "open")
     ):
         source = previous.get((name, fd.vulnerability))
-        if source is None:
-            continue
-        set_analysis(
-            session,
-            [fd.id],
-            source.state,
-            justification=source.justification,
-            detail=(source.detail or "") + f" (carried from {from_version})",
-            actor=source.analysed_by,
-        )
-        carried += 1
-    return carried
+        if source is not None:
+            detail = (source.detail or "") + f" (carried from {from_version})"
+            key = (source.state, source.justification, detail, source.analysed_by)
+            groups.setdefault(key, []).append(fd.id)
+    for (state, justification, detail, actor), ids in groups.items():  # one write per decision
+        set_analysis(session, ids, state, justification=justification, detail=detail, actor=actor)
+    return sum(len(ids) for ids in groups.values())
 
 
 def finding_events(

@@ -159,6 +159,13 @@ def import_vex(
                 )
             )
     report = VexImportReport(statements=len(doc.statements))
+    products: dict[int, set[str]] = {}  # component version -> the names a statement may use
+
+    def names_product(cv_id: int, product: str) -> bool:
+        if cv_id not in products:
+            products[cv_id] = _product_names(session, cv_id)
+        return _without_qualifiers(product) in products[cv_id] or product in products[cv_id]
+
     for st in doc.statements:
         names = [st.vulnerability, *st.aliases]
         vulns = {findings.vulnerability_of(session, n) for n in names}
@@ -174,7 +181,7 @@ def import_vex(
         for fid, purl, cv_id in session.execute(query):
             if wanted and _without_qualifiers(purl) not in wanted and purl not in st.subcomponents:
                 continue
-            if scope is None and not _names_product(session, cv_id, st.product):
+            if scope is None and not names_product(cv_id, st.product):
                 continue
             ids.append(fid)
         if not ids:
@@ -192,11 +199,14 @@ def import_vex(
     return report
 
 
-def _names_product(session: Session, cv_id: int, product: str) -> bool:
+def _product_names(session: Session, cv_id: int) -> set[str]:
+    """Every way a VEX statement may name this component version as its product."""
     cv = session.get(ComponentVersion, cv_id)
     if cv is None:
-        return False
-    if _without_qualifiers(product) == _without_qualifiers(product_id(session, cv)):
-        return True
+        return set()
     comp: Component = cv.component
-    return product in (f"{comp.name}@{cv.version}", f"{comp.key}@{cv.version}")
+    return {
+        _without_qualifiers(product_id(session, cv)),
+        f"{comp.name}@{cv.version}",
+        f"{comp.key}@{cv.version}",
+    }
