@@ -774,7 +774,7 @@ def show_entity(session: Session, ref: str) -> dict[str, Any]:
         .where(Relation.target_key == key)
         .order_by(Relation.type, Relation.source_key)
     ).all()
-    known = _known_keys(session, {k for _, k in outgoing})
+    known = known_keys(session, {k for _, k in outgoing})
     view["relations"] = [{"type": t, "target": k, "resolved": k in known} for t, k in outgoing] + [
         {"type": INVERSE.get(t, f"{t} (from)"), "target": k, "resolved": True} for t, k in incoming
     ]
@@ -818,7 +818,7 @@ INVERSE = {
 }
 
 
-def _known_keys(session: Session, keys: set[str]) -> set[str]:
+def known_keys(session: Session, keys: set[str]) -> set[str]:
     """Which of these keys name a stored entity (only these, not the whole catalog)."""
     wanted = sorted(keys)
     found: set[str] = set()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from meshward.formats.backstage import Entity as BackstageEntity
 from meshward.formats.backstage import read_catalog
+from meshward.services import catalog
 from meshward.store import audit
 from meshward.store.bulk import bulk_insert
 from meshward.store.models import (
@@ -359,17 +360,21 @@ def resolve_links(session: Session) -> None:
 
 def unresolved_references(session: Session, keys: Sequence[str]) -> list[str]:
     """References from these entities to entities not (yet) in the catalog."""
-    known: set[str] = set(session.scalars(select(Entity.key)).all())
-    missing: list[str] = []
-    for chunk in _chunks(list(keys)):
-        for source, rel_type, target in session.execute(
+    relations = [
+        row
+        for chunk in _chunks(list(keys))
+        for row in session.execute(
             select(Relation.source_key, Relation.type, Relation.target_key)
             .where(Relation.source_key.in_(chunk))
             .order_by(Relation.source_key, Relation.type)
-        ):
-            if target not in known:
-                missing.append(f"{source} {rel_type} {target}: not in the catalog yet")
-    return missing
+        )
+    ]
+    known = catalog.known_keys(session, {target for _, _, target in relations})
+    return [
+        f"{source} {rel_type} {target}: not in the catalog yet"
+        for source, rel_type, target in relations
+        if target not in known
+    ]
 
 
 def import_catalog_text(session: Session, data: bytes, source: str) -> ImportReport:
