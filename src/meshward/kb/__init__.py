@@ -1,0 +1,1 @@
+"""The threat-modelling knowledge base: schema, rule conditions, facts, loader, content."""
