@@ -244,8 +244,8 @@ def evaluate(condition: Condition, facts: Facts) -> Trace:
     if op in ("all", "any"):
         traces = [evaluate(child, facts) for child in condition.children]
         verdicts = [t.result for t in traces]
-        result = all(verdicts) if op == "all" else any(verdicts)
-        return Trace(f"{op} of {len(traces)}", result, traces)
+        verdict = all(verdicts) if op == "all" else any(verdicts)
+        return Trace(f"{op} of {len(traces)}", verdict, traces)
     if op == "not":
         inner = evaluate(condition.children[0], facts)
         return Trace(f"not ({inner.text})", not inner.result, [inner])
@@ -254,10 +254,9 @@ def evaluate(condition: Condition, facts: Facts) -> Trace:
     present = path in facts
     actual = facts.get(path)
     value = condition.value
-    result: bool
     if op == "exists":
-        result = present is value
-        return Trace(f"{path} {'is' if value else 'is not'} known", result)
+        return Trace(f"{path} {'is' if value else 'is not'} known", present is value)
+    result: bool
     if not present:
         return Trace(f"{path} {op} {_show(value)} (unknown)", False)
     if op == "equals":

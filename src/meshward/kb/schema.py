@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
 
 from meshward.kb.conditions import Condition, ConditionError, parse_condition
 
@@ -54,7 +61,11 @@ def _condition(value: Any) -> Condition:
         raise ValueError(exc.message if not exc.where else str(exc)) from None
 
 
-Rule = Annotated[Condition, BeforeValidator(_condition)]
+Rule = Annotated[
+    Condition,
+    BeforeValidator(_condition),
+    PlainSerializer(lambda rule: rule.to_data(), return_type=dict),
+]
 
 
 class _Model(BaseModel):

@@ -40,6 +40,7 @@ from meshward.store.models import (
     SlaPolicy,
     TriageRule,
 )
+from meshward.store.threat_models import ControlTask, KbRelease, Platform, Survey
 from meshward.store.types import utcnow
 
 
@@ -100,11 +101,18 @@ AUDITED: dict[type[Any], tuple[str, KeyOf]] = {
     SlaPolicy: ("sla_policy", lambda s, o: f"{o.severity} #{o.domain_id or 'estate'}"),
     ApiToken: ("api_token", lambda s, o: o.name),
     RoleBinding: ("role_binding", lambda s, o: f"{o.subject_kind}:{o.subject}"),
+    Survey: ("survey", lambda s, o: f"version #{o.component_version_id}"),
+    ControlTask: (
+        "control_task",
+        lambda s, o: f"{o.control_key} of version #{o.component_version_id}",
+    ),
+    Platform: ("platform", lambda s, o: o.name),
+    KbRelease: ("kb_release", lambda s, o: o.version),
 }
 
 SECRET = frozenset({"secret_hash"})
 """Never recorded, not even as changed."""
-NOISE = frozenset({"last_used_at", "last_seen", "raw", "digest", "imported_at"})
+NOISE = frozenset({"last_used_at", "last_seen", "raw", "digest", "imported_at", "content"})
 """Left out of before/after; a change of these alone is not an event."""
 
 

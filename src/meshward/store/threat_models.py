@@ -24,6 +24,9 @@ class KbRelease(Base):
     loaded_by: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """What the update changed: threats/controls added, retired, changed; services touched."""
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The whole KB as loaded (``KnowledgeBase.to_data``): models are evaluated against the
+    release in force, whatever the installed package ships."""
 
 
 class KbEntry(Base):

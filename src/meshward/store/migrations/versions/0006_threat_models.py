@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('loaded_at', sa.DateTime(), nullable=False),
     sa.Column('loaded_by', sa.String(length=200), nullable=True),
     sa.Column('summary', sa.JSON(), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('version')
     )

@@ -1,0 +1,516 @@
+"""The facts KB rules read, gathered for many component versions at once (set-based).
+
+``gather`` builds, per component version: the catalog facts, the SBOM facts (``kb.inference``),
+the graph facts (API links, current deployments, runtime facts from Kubernetes, platforms), the
+survey as resolved (answers, inherited, prefilled, implied, defaults; hidden questions
+dropped), and then the facts that need every service's survey (trust zones, data classes).
+Link facts pair each component version with the representative version (the newest) of the
+component at the other end of each API link.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from meshward.kb.conditions import FactValue, evaluate
+from meshward.kb.inference import SbomFacts
+from meshward.kb.loader import KnowledgeBase
+from meshward.kb.schema import Question
+from meshward.store.models import (
+    Api,
+    Component,
+    ComponentVersion,
+    Deployment,
+    Domain,
+    Environment,
+    Occurrence,
+    Package,
+    Relation,
+    SbomDocument,
+)
+from meshward.store.threat_models import Platform, PlatformMember, RuntimeFact, Survey
+
+PLAINTEXT_PROTOCOLS = frozenset({"http", "grpc_plaintext", "messaging_plaintext"})
+SENSITIVE_DATA = frozenset({"personal", "payment", "health", "credentials", "confidential"})
+
+
+@dataclass
+class SurveyState:
+    """The survey as rules see it, and where each answer came from."""
+
+    answers: dict[str, FactValue] = field(default_factory=dict)
+    provenance: dict[str, str] = field(default_factory=dict)
+    """answered, inherited, prefilled, implied or default."""
+    shown: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ServiceFacts:
+    cv_id: int
+    component_id: int
+    component_key: str
+    component_name: str
+    version: str
+    domain_id: int | None
+    facts: dict[str, FactValue]
+    survey: SurveyState
+    environments: dict[int, str] = field(default_factory=dict)
+    namespaces: dict[int, str] = field(default_factory=dict)
+    clusters: dict[int, str] = field(default_factory=dict)
+    platforms: dict[str, int] = field(default_factory=dict)
+    """capability -> id of the platform that gives it."""
+    stored: dict[str, Any] = field(default_factory=dict)
+    inherited_from: int | None = None
+    """The earlier version whose answers this one starts from (it has none of its own yet)."""
+
+
+@dataclass(frozen=True)
+class LinkFacts:
+    consumer_component_id: int
+    provider_component_id: int
+    api_key: str
+    facts: dict[str, FactValue]
+
+
+@dataclass
+class Gathered:
+    services: dict[int, ServiceFacts]
+    """By component version id: those asked for and each linked component's newest version."""
+    links: list[LinkFacts]
+    representative: dict[int, int]
+    """component id -> its newest component version id."""
+
+
+def resolve_survey(
+    kb: KnowledgeBase,
+    base: dict[str, FactValue],
+    stored: dict[str, Any],
+    inherited: bool = False,
+) -> SurveyState:
+    """Answers first, then implications of what is known, prefills from facts, defaults;
+    questions whose ``shown_when`` fails are dropped (and never required)."""
+    implied: dict[str, FactValue] = {}
+    state = _resolve_pass(kb, base, stored, implied, inherited)
+    known = {**base, **{f"survey.{k}": v for k, v in state.answers.items()}}
+    for question in kb.questions.values():
+        for implication in question.implies:
+            if not evaluate(implication.when, known).result:
+                continue
+            for target, value in implication.set.items():
+                if isinstance(value, list):
+                    before = implied.get(target, [])
+                    merged = sorted(set(before if isinstance(before, list) else []) | set(value))
+                    implied[target] = merged
+                else:
+                    implied[target] = value
+    return _resolve_pass(kb, base, stored, implied, inherited) if implied else state
+
+
+def _resolve_pass(
+    kb: KnowledgeBase,
+    base: dict[str, FactValue],
+    stored: dict[str, Any],
+    implied: dict[str, FactValue],
+    inherited: bool,
+) -> SurveyState:
+    state = SurveyState()
+    facts = dict(base)
+    for qid, question in kb.questions.items():
+        if question.shown_when is not None and not evaluate(question.shown_when, facts).result:
+            continue
+        state.shown.append(qid)
+        value: FactValue | None = None
+        source = ""
+        if qid in stored:
+            value, source = stored[qid], "inherited" if inherited else "answered"
+        else:
+            prefilled = _prefill(question, base)
+            if qid in implied:
+                value, source = implied[qid], "implied"
+                if question.type == "multi" and isinstance(prefilled, list):
+                    merged = set(prefilled) | set(value if isinstance(value, list) else [])
+                    value = sorted(merged)
+            elif prefilled is not None:
+                value, source = prefilled, "prefilled"
+            elif question.default is not None:
+                value, source = question.default, "default"
+        if value is None:
+            state.unanswered.append(qid)
+            continue
+        state.answers[qid] = value
+        state.provenance[qid] = source
+        facts[f"survey.{qid}"] = value
+    return state
+
+
+def _prefill(question: Question, base: dict[str, FactValue]) -> FactValue | None:
+    if question.prefill is None or question.prefill not in base:
+        return None
+    fact = base[question.prefill]
+    options = {o.value for o in question.options}
+    if question.type == "bool":
+        if isinstance(fact, list):
+            return bool(fact) or None
+        if isinstance(fact, bool):
+            return fact
+        if isinstance(fact, int):
+            return fact > 0
+        return None
+    if question.type == "multi" and isinstance(fact, list):
+        picked = sorted(v for v in fact if v in options)
+        return picked or None
+    if question.type == "single":
+        if isinstance(fact, bool):
+            return question.prefill_value if fact else None
+        if isinstance(fact, str) and fact in options:
+            return fact
+    return None
+
+
+def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = None) -> Gathered:
+    """Facts for ``cv_ids`` (None: every component version)."""
+    cv_rows = session.execute(
+        select(
+            ComponentVersion.id,
+            ComponentVersion.component_id,
+            ComponentVersion.version,
+            Component.key,
+            Component.name,
+            Component.kind,
+            Component.lifecycle,
+            Component.domain_id,
+            Domain.path,
+        )
+        .join(Component, Component.id == ComponentVersion.component_id)
+        .outerjoin(Domain, Domain.id == Component.domain_id)
+        .order_by(ComponentVersion.id)
+    ).all()
+    representative: dict[int, int] = {}
+    for row in cv_rows:
+        representative[row.component_id] = row.id  # ordered by id: the newest wins
+    comp_key_to_id = {row.key: row.component_id for row in cv_rows}
+
+    links = api_links(session, comp_key_to_id)
+    wanted = {row.id for row in cv_rows} if cv_ids is None else set(cv_ids)
+    linked_components = {c for link in links for c in link[:2]}
+    peers_of: dict[int, set[int]] = defaultdict(set)
+    for consumer, provider, _api, _type, _deprecated in links:
+        peers_of[consumer].add(provider)
+        peers_of[provider].add(consumer)
+    wanted_components = {row.component_id for row in cv_rows if row.id in wanted}
+    for comp in wanted_components & linked_components:
+        for peer in peers_of[comp]:
+            wanted.add(representative[peer])
+    rows = [row for row in cv_rows if row.id in wanted]
+    ids = [row.id for row in rows]
+
+    sbom = _sbom_facts(session, ids)
+    deployed = _deployments(session, ids)
+    runtime = _runtime_facts(session, {row.component_id for row in rows})
+    surveys = _surveys(session, ids)
+    predecessors = _predecessor_surveys(session, cv_rows, ids, surveys)
+
+    consumers: dict[int, int] = defaultdict(int)
+    providers: dict[int, int] = defaultdict(int)
+    for consumer, provider, *_ in links:
+        if consumer != provider:
+            providers[consumer] += 1
+            consumers[provider] += 1
+
+    services: dict[int, ServiceFacts] = {}
+    for row in rows:
+        envs = deployed.get(row.id, {})
+        seen = runtime.get(row.component_id, {})
+        namespaces = {env: str(v) for env, v in seen.get("namespace", {}).items() if v}
+        clusters = {env: str(v) for env, v in seen.get("cluster", {}).items() if v}
+        internet = any(bool(v) for v in seen.get("internet_facing", {}).values())
+        base: dict[str, FactValue] = {
+            "component.type": row.kind or "service",
+            "component.domain": row.path or "",
+            "sbom.present": False,
+            "graph.internet_facing": internet,
+            "graph.consumer_count": consumers[row.component_id],
+            "graph.provider_count": providers[row.component_id],
+            "graph.environments": sorted({name for name, _prod in envs.values()}),
+            "graph.runs_in_prod": any(prod for _name, prod in envs.values()),
+        }
+        if row.lifecycle:
+            base["component.lifecycle"] = row.lifecycle
+        if row.id in sbom:
+            base.update(sbom[row.id].as_facts())
+        stored = surveys.get(row.id)
+        inherited_from = None
+        if stored is None and row.id in predecessors:
+            inherited_from, stored = predecessors[row.id]
+        services[row.id] = ServiceFacts(
+            cv_id=row.id,
+            component_id=row.component_id,
+            component_key=row.key,
+            component_name=row.name,
+            version=row.version,
+            domain_id=row.domain_id,
+            facts=base,
+            survey=SurveyState(),
+            environments={env: name for env, (name, _prod) in envs.items()},
+            namespaces=namespaces,
+            clusters=clusters,
+            stored=dict(stored or {}),
+            inherited_from=inherited_from,
+        )
+
+    _platforms(session, services)
+    for svc in services.values():
+        svc.facts["graph.platforms"] = sorted(svc.platforms)
+        inherited = svc.inherited_from is not None
+        svc.survey = resolve_survey(kb, svc.facts, svc.stored, inherited)
+        for qid, value in svc.survey.answers.items():
+            svc.facts[f"survey.{qid}"] = value
+        data = svc.survey.answers.get("data_classes", [])
+        data_list = data if isinstance(data, list) else []
+        svc.facts["graph.stores_personal_data"] = bool(
+            svc.survey.answers.get("stores_data") and "personal" in data_list
+        )
+        svc.facts["graph.stores_payment_data"] = bool(
+            svc.survey.answers.get("stores_data") and "payment" in data_list
+        )
+        svc.facts["graph.shares_datastore_across_domains"] = bool(
+            svc.survey.answers.get("datastore_shared")
+        )
+        if svc.survey.answers.get("exposure") == "internet":
+            svc.facts["graph.internet_facing"] = True
+
+    by_component = {c: services[v] for c, v in representative.items() if v in services}
+    link_facts: list[LinkFacts] = []
+    cross_zone: dict[int, tuple[bool, bool]] = {}
+    for consumer, provider, api_key, api_type, deprecated in links:
+        if consumer == provider or consumer not in by_component or provider not in by_component:
+            continue
+        facts = _link_facts(by_component[consumer], by_component[provider], api_type, deprecated)
+        link_facts.append(LinkFacts(consumer, provider, api_key, facts))
+        if facts["link.crosses_zone"]:
+            out_, in_ = cross_zone.get(consumer, (False, False))
+            cross_zone[consumer] = (True, in_)
+            out_, in_ = cross_zone.get(provider, (False, False))
+            cross_zone[provider] = (out_, True)
+    for svc in services.values():
+        out_, in_ = cross_zone.get(svc.component_id, (False, False))
+        svc.facts["graph.consumes_cross_zone"] = out_
+        svc.facts["graph.consumed_cross_zone"] = in_
+    return Gathered(services, link_facts, representative)
+
+
+def _link_facts(
+    consumer: ServiceFacts, provider: ServiceFacts, api_type: str | None, deprecated: bool
+) -> dict[str, FactValue]:
+    common_envs = set(consumer.environments) & set(provider.environments)
+    crosses_env = bool(consumer.environments and provider.environments and not common_envs)
+    crosses_ns = any(
+        consumer.namespaces.get(env)
+        and provider.namespaces.get(env)
+        and consumer.namespaces[env] != provider.namespaces[env]
+        for env in common_envs
+    )
+    crosses_cluster = any(
+        consumer.clusters.get(env)
+        and provider.clusters.get(env)
+        and consumer.clusters[env] != provider.clusters[env]
+        for env in common_envs
+    )
+    zone_a = consumer.survey.answers.get("zone")
+    zone_b = provider.survey.answers.get("zone")
+    crosses_zone = bool(zone_a and zone_b and str(zone_a).lower() != str(zone_b).lower())
+    protocols = provider.survey.answers.get("protocols", [])
+    protocol_list = protocols if isinstance(protocols, list) else []
+    mtls = "mtls" in provider.platforms or provider.survey.answers.get("service_auth") == "mtls"
+    plaintext = bool(PLAINTEXT_PROTOCOLS & set(protocol_list)) and "mtls" not in provider.platforms
+    facts: dict[str, FactValue] = {
+        "link.api_type": (api_type or "unknown").lower(),
+        "link.crosses_environment": crosses_env,
+        "link.crosses_namespace": bool(crosses_ns),
+        "link.crosses_cluster": bool(crosses_cluster),
+        "link.crosses_zone": crosses_zone,
+        "link.crosses_domain": consumer.domain_id != provider.domain_id,
+        "link.plaintext": plaintext,
+        "link.mutual_auth": mtls,
+        "link.asynchronous": (api_type or "").lower() == "asyncapi",
+        "link.provider_deprecated": deprecated,
+    }
+    facts["link.crosses_trust_boundary"] = bool(
+        crosses_env or crosses_ns or crosses_cluster or crosses_zone
+    )
+    for prefix, svc in (("consumer.", consumer), ("provider.", provider)):
+        for path, value in svc.facts.items():
+            facts[prefix + path] = value
+    return facts
+
+
+def api_links(
+    session: Session, comp_key_to_id: dict[str, int]
+) -> list[tuple[int, int, str, str | None, bool]]:
+    """(consumer component, provider component, api key, api type, deprecated) per link."""
+    consumes = Relation.__table__.alias("consumes")
+    provides = Relation.__table__.alias("provides")
+    rows = session.execute(
+        select(
+            consumes.c.source_key,
+            provides.c.source_key,
+            consumes.c.target_key,
+            Api.type,
+            Api.lifecycle,
+        )
+        .join(
+            provides,
+            and_(provides.c.target_key == consumes.c.target_key, provides.c.type == "providesApi"),
+        )
+        .outerjoin(Api, Api.key == consumes.c.target_key)
+        .where(consumes.c.type == "consumesApi")
+        .order_by(consumes.c.source_key, provides.c.source_key, consumes.c.target_key)
+    ).all()
+    out = []
+    for consumer, provider, api, api_type, lifecycle in rows:
+        if consumer in comp_key_to_id and provider in comp_key_to_id:
+            deprecated = (lifecycle or "").lower() == "deprecated"
+            out.append(
+                (comp_key_to_id[consumer], comp_key_to_id[provider], api, api_type, deprecated)
+            )
+    return out
+
+
+def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
+    out: dict[int, SbomFacts] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(Occurrence.component_version_id, Package.ecosystem, Package.name)
+            .join(SbomDocument, SbomDocument.id == Occurrence.document_id)
+            .join(Package, Package.id == Occurrence.package_id)
+            .where(SbomDocument.current.is_(True), Occurrence.component_version_id.in_(chunk))
+            .where(Occurrence.dependency != "root")
+            .distinct()
+        ).all()
+        for cv_id, ecosystem, name in rows:
+            out.setdefault(cv_id, SbomFacts()).add(ecosystem, name)
+    return out
+
+
+def _deployments(session: Session, ids: list[int]) -> dict[int, dict[int, tuple[str, bool]]]:
+    """cv id -> {environment id: (name, production)} for what runs now."""
+    out: dict[int, dict[int, tuple[str, bool]]] = defaultdict(dict)
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(
+                Deployment.component_version_id,
+                Environment.id,
+                Environment.name,
+                Environment.production,
+            )
+            .join(Environment, Environment.id == Deployment.environment_id)
+            .where(Deployment.ended_at.is_(None), Deployment.component_version_id.in_(chunk))
+        ).all()
+        for cv_id, env_id, name, prod in rows:
+            out[cv_id][env_id] = (name, bool(prod))
+    return out
+
+
+def _runtime_facts(
+    session: Session, component_ids: set[int]
+) -> dict[int, dict[str, dict[int, Any]]]:
+    """component id -> fact key -> environment id -> value (what Kubernetes imports saw)."""
+    keys = ("namespace", "cluster", "internet_facing")
+    out: dict[int, dict[str, dict[int, Any]]] = defaultdict(lambda: defaultdict(dict))
+    for chunk in _chunks(sorted(component_ids)):
+        rows = session.execute(
+            select(
+                RuntimeFact.component_id,
+                RuntimeFact.environment_id,
+                RuntimeFact.key,
+                RuntimeFact.value,
+            ).where(RuntimeFact.component_id.in_(chunk), RuntimeFact.key.in_(keys))
+        ).all()
+        for comp, env, key, value in rows:
+            out[comp][key][env] = value
+    return out
+
+
+def _surveys(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for cv_id, answers in session.execute(
+            select(Survey.component_version_id, Survey.answers).where(
+                Survey.component_version_id.in_(chunk)
+            )
+        ):
+            out[cv_id] = dict(answers or {})
+    return out
+
+
+def _predecessor_surveys(
+    session: Session, cv_rows: Sequence[Any], ids: list[int], surveys: dict[int, dict[str, Any]]
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """For versions without answers: the answers of the newest earlier version that has some."""
+    missing = [i for i in ids if i not in surveys]
+    if not missing:
+        return {}
+    earlier: dict[int, list[int]] = defaultdict(list)
+    component_of = {row.id: row.component_id for row in cv_rows}
+    for row in cv_rows:
+        earlier[row.component_id].append(row.id)
+    candidates = {
+        p for cv in missing for p in earlier[component_of[cv]] if p < cv and p not in surveys
+    }
+    known = {**surveys, **_surveys(session, sorted(candidates))} if candidates else surveys
+    out: dict[int, tuple[int, dict[str, Any]]] = {}
+    for cv in missing:
+        for p in reversed(earlier[component_of[cv]]):
+            if p < cv and p in known:
+                out[cv] = (p, known[p])
+                break
+    return out
+
+
+def predecessor_of(session: Session, cv: ComponentVersion) -> int | None:
+    return session.scalar(
+        select(ComponentVersion.id)
+        .where(ComponentVersion.component_id == cv.component_id, ComponentVersion.id < cv.id)
+        .order_by(ComponentVersion.id.desc())
+        .limit(1)
+    )
+
+
+def _platforms(session: Session, services: dict[int, ServiceFacts]) -> None:
+    """Which platform gives each capability to each service: explicit members, or everything
+    deployed now in the platform's environment (and namespace, when known)."""
+    platforms = session.execute(
+        select(
+            Platform.id, Platform.capabilities, Platform.environment_id, Platform.namespace
+        ).order_by(Platform.id)
+    ).all()
+    if not platforms:
+        return
+    members: dict[int, set[int]] = defaultdict(set)
+    for pid, comp in session.execute(
+        select(PlatformMember.platform_id, PlatformMember.component_id)
+    ):
+        members[pid].add(comp)
+    for svc in services.values():
+        for pid, capabilities, env_id, namespace in platforms:
+            covered = svc.component_id in members[pid]
+            if not covered and not members[pid]:
+                if env_id is None:
+                    covered = namespace is None
+                elif env_id in svc.environments:
+                    covered = namespace is None or svc.namespaces.get(env_id) == namespace
+            if covered:
+                for capability in capabilities or []:
+                    svc.platforms.setdefault(capability, pid)
