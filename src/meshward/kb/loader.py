@@ -143,16 +143,30 @@ class _Problems:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            name = data.get("id") if isinstance(data, dict) else None
-            where = f"{place} ({name})" if isinstance(name, str) else place
             for error in exc.errors()[:10]:
                 loc = ".".join(str(p) for p in error["loc"])
+                name = _entry_id(data, error["loc"])
+                where = f"{place} ({name})" if name else place
                 self.add(source, f"{where} field {loc}" if loc else where, error["msg"])
             return None
 
     def raise_if_any(self) -> None:
         if self.errors:
             raise KbErrors(self.errors)
+
+
+def _entry_id(data: Any, loc: tuple[int | str, ...]) -> str | None:
+    """The id of the innermost entry on the error's path (``controls.3`` -> ``C-X``)."""
+    node, name = data, None
+    for step in (None, *loc):
+        if step is not None:
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                break
+        if isinstance(node, dict) and isinstance(node.get("id"), str):
+            name = node["id"]
+    return name
 
 
 def _read_yaml(path: Path, problems: _Problems) -> Any:
