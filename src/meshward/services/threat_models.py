@@ -34,6 +34,7 @@ from meshward.services.model_facts import (
     gather,
     predecessor_of,
 )
+from meshward.services.scan_state import REVIEW_CONTROL, unmapped_versions
 from meshward.store import audit
 from meshward.store.models import Component, ComponentVersion, Environment
 from meshward.store.threat_models import (
@@ -407,11 +408,14 @@ def _refresh_tasks(
         ):
             existing[(row[1], row[2])] = row
     predecessor_tasks = _predecessor_tasks(session, gathered, ids, existing)
+    review = unmapped_versions(session, ids) if REVIEW_CONTROL in kb.controls else set()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for cv in ids:
         svc = gathered.services[cv]
         needed = required_controls(kb, svc, (h.threat for h in hits[cv]))
+        if cv in review:
+            needed.setdefault(REVIEW_CONTROL, [])
         for control_key in needed:
             control = kb.controls[control_key]
             platform = (

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meshward.errors import MeshwardError
-from meshward.store import audit, auth_models, threat_models  # noqa: F401  (tables join the metadata)
+from meshward.store import audit, auth_models, scan_models, threat_models  # noqa: F401
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from meshward.store import auth_models, threat_models  # noqa: F401  (their tables join the metadata)
+from meshward.store import auth_models, scan_models, threat_models  # noqa: F401
 from meshward.store.models import Base
 
 engine = context.config.attributes["engine"]
