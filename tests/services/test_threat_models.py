@@ -104,8 +104,10 @@ def test_survey_prefills_from_sbom_and_answers_drive_exact_threats(estate: Sessi
         ("T-XSS", "service", None),
         ("T-CSRF", "service", None),
         ("T-LINK-NO-MTLS", "consumer", "component:default/payments"),
+        ("T-DEPS", "service", None),
     }
     assert _controls(web) == {
+        "C-DEPS": "todo",
         "C-PARAMS": "todo",
         "C-ENCODE": "todo",
         "C-CSRF": "todo",
@@ -121,8 +123,9 @@ def test_survey_prefills_from_sbom_and_answers_drive_exact_threats(estate: Sessi
     assert _threats(payments) == {
         ("T-PAYMENT-DATA", "service", None),
         ("T-LINK-NO-MTLS", "provider", "component:default/web"),
+        ("T-DEPS", "service", None),
     }
-    assert set(_controls(payments)) == {"C-ENCRYPT", "C-MTLS"}
+    assert set(_controls(payments)) == {"C-ENCRYPT", "C-MTLS", "C-DEPS"}
     # stores_data was prefilled true from psycopg: the payment-data threat needs it
     survey = tm.survey_view(estate, "payments", "1.0")
     assert {q["id"]: q["source"] for q in survey["questions"]}["stores_data"] == "prefilled"
