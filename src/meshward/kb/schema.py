@@ -40,7 +40,19 @@ STANDARD_TITLES: dict[str, str] = {
     "soc2": "SOC 2 (2017 TSC)",
     "nist-800-53": "NIST SP 800-53 rev. 5",
 }
-Language = Literal["python", "java", "go", "javascript", "typescript", "csharp", "kotlin", "any"]
+Language = Literal[
+    "python",
+    "java",
+    "go",
+    "javascript",
+    "typescript",
+    "csharp",
+    "kotlin",
+    "c",
+    "cpp",
+    "rust",
+    "any",
+]
 
 ID_SLUG = r"^[a-z][a-z0-9_]{0,63}$"
 VALUE_SLUG = r"^[a-z0-9][a-z0-9_.+-]{0,63}$"
