@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit setup clean bench
+.PHONY: demo test lint types unit setup clean bench browser
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) on PATH"; exit 1; }
@@ -13,10 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 demo: $(STAMP)
-	MESHWARD_DATABASE_URL=sqlite:///$(CURDIR)/.demo/meshward.db $(BIN)/meshward demo --fresh
+	MESHWARD_DATABASE_URL=sqlite:///$(CURDIR)/.demo/meshward.db $(BIN)/meshward demo --fresh --serve
+
+# The browser tests drive Debian's Chromium; install it when it is missing.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+	  || { echo "FAILED: could not install chromium with apt-get (needs root and Debian's package mirror); install it so /usr/bin/chromium exists" >&2; exit 1; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -25,7 +32,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest
 
 test: lint types unit
