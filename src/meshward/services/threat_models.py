@@ -36,7 +36,13 @@ from meshward.services.model_facts import (
 )
 from meshward.services.scan_state import REVIEW_CONTROL, unmapped_versions
 from meshward.store import audit
-from meshward.store.models import Component, ComponentVersion, Environment
+from meshward.store.models import (
+    Application,
+    ApplicationVersion,
+    Component,
+    ComponentVersion,
+    Environment,
+)
 from meshward.store.threat_models import (
     ControlTask,
     KbEntry,
@@ -944,6 +950,25 @@ def list_threats(
     return rows
 
 
+def app_members(
+    session: Session, application: str, version: str | None = None
+) -> tuple[Application, ApplicationVersion, dict[int, int]]:
+    """An application, its version (the latest when none is named) and its members
+    (component id -> component version id)."""
+    app = catalog.get_application(session, application)
+    if version is None:
+        av = catalog._latest_app_version(session, app)
+    else:
+        av = session.scalars(
+            select(ApplicationVersion).where(
+                ApplicationVersion.application_id == app.id, ApplicationVersion.version == version
+            )
+        ).first()
+    if av is None:
+        raise NotFoundError(f"application {application} has no version {version or 'yet'}")
+    return app, av, catalog._members(session, av.id)
+
+
 def _scope_versions(
     session: Session,
     application: str | None,
@@ -952,11 +977,7 @@ def _scope_versions(
     domain_ids: set[int] | None,
 ) -> list[int]:
     if application is not None:
-        app = catalog.get_application(session, application)
-        av = catalog._latest_app_version(session, app)
-        if av is None:
-            raise NotFoundError(f"application {application} has no version yet")
-        ids = set(catalog._members(session, av.id).values())
+        ids = set(app_members(session, application)[2].values())
     elif component is not None:
         comp = catalog.get_component(session, component)
         query = select(ComponentVersion.id).where(ComponentVersion.component_id == comp.id)

@@ -151,11 +151,7 @@ def service_risks(
 
 
 def application_risk(session: Session, application: str) -> dict[str, Any]:
-    app = catalog.get_application(session, application)
-    av = catalog._latest_app_version(session, app)  # the version people ship now
-    if av is None:
-        raise NotFoundError(f"application {application} has no version yet")
-    members = catalog._members(session, av.id)
+    app, av, members = tm.app_members(session, application)
     risks = service_risks(session, sorted(set(members.values())))
     services = sorted((r.totals() for r in risks.values()), key=lambda r: -r["current"])
     return {
@@ -201,11 +197,8 @@ def compliance_report(session: Session, application: str, standard: str) -> dict
         raise NotFoundError(
             f"unknown standard {standard!r}; known: {', '.join(sorted(STANDARD_TITLES))}"
         )
-    app = catalog.get_application(session, application)
-    av = catalog._latest_app_version(session, app)
-    if av is None:
-        raise NotFoundError(f"application {application} has no version yet")
-    cv_ids = sorted(set(catalog._members(session, av.id).values()))
+    app, av, members = tm.app_members(session, application)
+    cv_ids = sorted(set(members.values()))
     kb = tm.current_kb(session)
     tm.refresh(session, cv_ids, kb=kb)
     verification = verification_states(session, cv_ids)
