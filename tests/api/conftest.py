@@ -9,18 +9,19 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from meshward.api.app import create_app
 from meshward.demo.load import load_demo
 from meshward.services import auth
 from meshward.store.db import Store, make_engine
-from meshward.store.models import Base
+from meshward.store.models import Base, Finding
 from tests.conftest import PG_URL
 
 
@@ -95,3 +96,16 @@ def server(api_db: str) -> Iterator[Server]:
     thread.join(10)
     app.state.store.dispose()
     store.dispose()
+
+
+def age_half_the_findings(store: Store) -> None:
+    """Every other finding appeared 200 days ago: past any SLA, so ``overdue`` keeps some
+    and drops others, on every page."""
+    with store.session() as session:
+        rows = session.execute(select(Finding.id, Finding.first_seen)).all()
+        older = [
+            {"id": fid, "first_seen": seen - timedelta(days=200)}
+            for fid, seen in rows
+            if fid % 2 == 0
+        ]
+        session.execute(update(Finding), older)

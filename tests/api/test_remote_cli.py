@@ -150,8 +150,10 @@ def test_pipeline_commands_work_against_the_server(server: Server, tmp_path: Pat
 def test_refusals_are_one_line(server: Server, tmp_path: Path) -> None:
     denied = run(server, "payments-viewer", tmp_path, "deploy", "record", "prod", "ledger", "1.0.4")
     assert denied.returncode == 1 and denied.stderr.startswith("error: server answered 403")
-    local_only = run(server, "admin", tmp_path, "catalog", "tree")
-    assert local_only.returncode == 1 and "does not run against --server" in local_only.stderr
+    local_only = run(server, "admin", tmp_path, "db", "upgrade")
+    assert local_only.returncode == 1
+    assert local_only.stderr.startswith("error: db upgrade does not run against --server: ")
+    assert local_only.stderr.count("\n") == 1 and not (tmp_path / "absent").exists()
     no_token = subprocess.run(
         [sys.executable, "-m", "meshward", "--server", server.url, "findings", "list"],
         env={k: v for k, v in os.environ.items() if k != "MESHWARD_TOKEN"},

@@ -16,6 +16,7 @@ from meshward.api.docs import DOCS_HTML
 from meshward.api.metrics import CONTENT_TYPE, Metrics
 from meshward.api.middleware import BodyLimit, Measure
 from meshward.api.routes import admin, catalog, impact, sboms, vulns
+from meshward.api.routes import k8s as k8s_routes
 from meshward.errors import MeshwardError
 from meshward.limits import Limits
 from meshward.store.db import Store, current_revision, ensure_schema, head_revision
@@ -52,6 +53,7 @@ def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastA
     app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(Measure, metrics=metrics)
 
+    app.include_router(k8s_routes.router, prefix="/api/v1")
     for router in (catalog.router, sboms.router, vulns.router, impact.router, admin.router):
         app.include_router(router, prefix="/api/v1")
 
@@ -82,4 +84,7 @@ def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastA
     def docs() -> HTMLResponse:
         return HTMLResponse(DOCS_HTML)
 
+    from meshward import web
+
+    web.mount(app)  # the web UI under /ui, with its own CSP and security headers
     return app

@@ -70,24 +70,32 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 @dataclass
 class Page:
-    """Cursor pagination: an opaque cursor (a position in a stable order) and a limit."""
+    """Cursor pagination: an opaque cursor (a position in a stable order) and a limit. The
+    database cuts the page: a route asks for ``fetch`` rows from ``offset``, one more than
+    it shows, so that the extra row tells whether a next page exists."""
 
     request: Request
     offset: int
     limit: int
 
-    def respond(self, rows: Sequence[Any], *, fetched_extra: bool = True) -> Response:
-        """``rows`` is the page plus one more (``fetched_extra``) or the whole list."""
-        if fetched_extra:
-            items, more = list(rows[: self.limit]), len(rows) > self.limit
-        else:
-            items = list(rows[self.offset : self.offset + self.limit])
-            more = len(rows) > self.offset + self.limit
+    @property
+    def fetch(self) -> int:
+        return self.limit + 1
+
+    def respond(self, rows: Sequence[Any], *, next_offset: int | None = None) -> Response:
+        """``rows``: the page plus, when there is more, at least one row after it.
+        ``next_offset`` is where the next page starts when that is not simply
+        ``offset + limit`` (a list filtered after the database cut it)."""
+        items, more = list(rows[: self.limit]), len(rows) > self.limit
         nxt = None
         if more:
-            cursor = encode_cursor(self.offset + self.limit)
+            cursor = encode_cursor(next_offset if next_offset is not None else self.end)
             nxt = str(self.request.url.include_query_params(cursor=cursor, limit=self.limit))
         return json_response({"items": items, "next": nxt})
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.limit
 
 
 def encode_cursor(offset: int) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import itertools
 
 import typer
 from rich.table import Table
 
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
+from meshward.cli.remote import fetch, local_only, quote, revive
 from meshward.services import auth
 from meshward.services.audit import list_audit_events
 from meshward.services.catalog import parse_time
@@ -32,14 +34,20 @@ def audit_list(
     json: bool = JsonOption,
 ) -> None:
     """Changes, newest first: who, through what, what, and before/after in short."""
-    with session_scope() as session:
-        rows = list_audit_events(
-            session,
+    rows = fetch(
+        lambda s: list_audit_events(
+            s,
             since=parse_time(since) if since else None,
             entity_kind=kind,
             actor=actor,
             limit=limit,
-        )
+        ),
+        lambda r: list(
+            itertools.islice(
+                r.pages("/audit", {"since": since, "kind": kind, "actor": actor}), limit
+            )
+        ),
+    )
     if json:
         emit_json(rows)
         return
@@ -66,6 +74,10 @@ def token_create(
     """A bearer token for the API. The secret is printed once and never stored."""
     import secrets
 
+    local_only(
+        "a token is made where the database is, so that no token can mint another "
+        "(list and revoke work remotely)"
+    )
     label = name or f"{role}-{domain or 'estate'}-{secrets.token_hex(3)}"
     with session_scope() as session:
         view, secret = auth.create_token(
@@ -88,8 +100,7 @@ def token_create(
 @token_app.command("list")
 def token_list(json: bool = JsonOption) -> None:
     """Tokens (never their secrets), with roles and when they were last used."""
-    with session_scope() as session:
-        views = auth.list_tokens(session)
+    views = fetch(auth.list_tokens, lambda r: [revive(auth.TokenView, v) for v in r.all("/tokens")])
     if json:
         emit_json([v.to_dict() for v in views])
         return
@@ -111,8 +122,10 @@ def token_list(json: bool = JsonOption) -> None:
 @token_app.command("revoke")
 def token_revoke(name: str) -> None:
     """Stop a token from working, now."""
-    with session_scope() as session:
-        auth.revoke_token(session, name)
+    fetch(
+        lambda s: auth.revoke_token(s, name),
+        lambda r: r.request("DELETE", f"/tokens/{quote(name)}"),
+    )
     console.print(f"token {name} revoked")
 
 
@@ -121,6 +134,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Run the REST API (OpenAPI at /openapi.json, docs at /docs) under uvicorn."""
+    local_only("it serves a database of its own (--db or MESHWARD_DATABASE_URL)")
     import uvicorn
 
     from meshward.api.app import create_app

@@ -32,17 +32,30 @@ state = State()
 JsonOption = typer.Option(False, "--json", help="Print JSON (stable shape) instead of a table.")
 
 
+def command_name() -> str:
+    """``sbom upload``, as the user typed it (for one-line refusals)."""
+    try:  # Typer carries its own copy of click, whose context stack is the one in use
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover (a Typer on the click package)
+        from click import get_current_context  # type: ignore[no-redef]
+    names: list[str] = []
+    ctx = get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:  # the root's name is the program's
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(names) or "this command"
+
+
 def open_store() -> Store:
     return Store(state.db_url)
 
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    if state.server:
+    if state.server:  # a command with no API path: say which, never open a local database
         raise MeshwardError(
-            "this command does not run against --server yet: run it where the database is "
-            "(remote: sbom upload, component version add, deploy record, app version create, "
-            "findings list, blast-radius --json)"
+            f"{command_name()} does not run against --server: it works on a local database "
+            "(run it where the database is)"
         )
     store = open_store()
     try:

@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from meshward.cli.common import JsonOption, console, emit_json, session_scope
+from meshward.cli.common import JsonOption, console, emit_json
+from meshward.cli.remote import fetch, quote, revive
 from meshward.services.diff import (
     AppDiff,
     ComponentDiff,
@@ -57,8 +58,13 @@ def app_diff_command(
 
     Components added, removed and changed; per changed component the packages added,
     removed, upgraded and downgraded; vulnerabilities introduced and fixed; the risk delta."""
-    with session_scope() as session:
-        diff = app_diff(session, application, from_version, to_version)
+    diff = fetch(
+        lambda s: app_diff(s, application, from_version, to_version),
+        lambda r: revive(
+            AppDiff,
+            r.get(f"/apps/{quote(application)}/diff", **{"from": from_version, "to": to_version}),
+        ),
+    )
     if json:
         emit_json(diff.to_dict())
         return
@@ -75,8 +81,15 @@ def component_diff_command(
 
     Packages added, removed, upgraded and downgraded (in each ecosystem's own version
     order), vulnerabilities introduced and fixed, and the risk delta."""
-    with session_scope() as session:
-        diff = component_diff(session, component, from_version, to_version)
+    diff = fetch(
+        lambda s: component_diff(s, component, from_version, to_version),
+        lambda r: revive(
+            ComponentDiff,
+            r.get(
+                f"/components/{quote(component)}/diff", **{"from": from_version, "to": to_version}
+            ),
+        ),
+    )
     if json:
         emit_json(diff.to_dict())
         return
@@ -96,8 +109,10 @@ def app_fix_plan_command(
 
     Per component: each upgrade's target version, the risk and the advisories it clears, and
     what stays open because no fix exists yet."""
-    with session_scope() as session:
-        plan = fix_plan(session, application, version)
+    plan = fetch(
+        lambda s: fix_plan(s, application, version),
+        lambda r: revive(FixPlan, r.get(f"/apps/{quote(application)}/fix-plan", version=version)),
+    )
     if json:
         emit_json(plan.to_dict())
         return

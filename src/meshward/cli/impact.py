@@ -60,9 +60,8 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from meshward.cli.common import JsonOption, console, emit_json, session_scope, state
-from meshward.cli.remote import client_for
-from meshward.errors import MeshwardError
+from meshward.cli.common import JsonOption, console, emit_json
+from meshward.cli.remote import fetch, revive
 from meshward.services.impact import AdvisoryView, BlastRadius, blast_radius
 
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
@@ -84,14 +83,10 @@ def blast_radius_command(
 ) -> None:
     """Who is hit: affected component versions and how the package comes in, application
     versions, environments running them now, consumers over API links, and the upgrade."""
-    remote = client_for(state.server)
-    if remote is not None:
-        if not json:
-            raise MeshwardError("with --server, blast-radius answers in --json")
-        emit_json(remote.request("GET", "/blast-radius", params={"q": query, "env": env}))
-        return
-    with session_scope() as session:
-        result = blast_radius(session, query, environment=env)
+    result = fetch(
+        lambda s: blast_radius(s, query, environment=env),
+        lambda r: revive(BlastRadius, r.get("/blast-radius", q=query, env=env)),
+    )
     if json:
         emit_json(result.to_dict())
     else:

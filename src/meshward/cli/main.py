@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from meshward import __version__
 from meshward.cli import admin as admin_cli
@@ -18,8 +19,10 @@ from meshward.cli import diff as diff_cli
 from meshward.cli import impact as impact_cli
 from meshward.cli import risk as risk_cli
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
-from meshward.cli.remote import client_for
+from meshward.cli.k8s import k8s_app
+from meshward.cli.remote import RemoteClient, fetch, local_only, quote, revive
 from meshward.cli.sbom import sbom_app
+from meshward.cli.upload import import_catalog_remote
 from meshward.cli.vulns import advisories_app, findings_app, triage_app, vex_app
 from meshward.errors import MeshwardError
 from meshward.services import catalog, findings
@@ -52,6 +55,7 @@ app.add_typer(advisories_app, name="advisories")
 app.add_typer(findings_app, name="findings")
 app.add_typer(vex_app, name="vex")
 app.add_typer(triage_app, name="triage")
+app.add_typer(k8s_app, name="k8s")
 for _module in (impact_cli, risk_cli, diff_cli):
     _module.register(app, app_app)
 admin_cli.register(app)
@@ -83,6 +87,7 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
+    local_only("it migrates the database it runs next to (the server's: run it there)")
     store = Store(state.db_url, migrate=False)
     before = current_revision(store.engine)
     upgrade(store.engine)
@@ -94,6 +99,7 @@ def db_upgrade() -> None:
 @db_app.command("status")
 def db_status(json: bool = JsonOption) -> None:
     """Show the schema revision and whether it is current."""
+    local_only("it reads a local database's schema (a server's readiness: GET /readyz)")
     store = Store(state.db_url, migrate=False)
     info = {
         "url": store.engine.url.render_as_string(hide_password=True),
@@ -118,8 +124,9 @@ def catalog_import(
 ) -> None:
     """Import Backstage descriptors (Domain, System, Component, API, Resource, Group, User,
     Location). The same files again change nothing; a bad file changes nothing at all."""
-    with session_scope() as session:
-        report = import_catalog(session, paths)
+    report = fetch(
+        lambda s: import_catalog(s, paths), lambda r: import_catalog_remote(r, list(paths))
+    )
     if json:
         emit_json(report.to_dict())
         return
@@ -135,8 +142,7 @@ def catalog_import(
 @catalog_app.command("tree")
 def catalog_tree(json: bool = JsonOption) -> None:
     """Domains, their applications and components."""
-    with session_scope() as session:
-        tree = catalog.catalog_tree(session)
+    tree = fetch(catalog.catalog_tree, lambda r: r.get("/catalog/tree"))
     if json:
         emit_json(tree)
         return
@@ -171,8 +177,10 @@ def catalog_show(
     json: bool = JsonOption,
 ) -> None:
     """One entity with all its relations, in both directions."""
-    with session_scope() as session:
-        view = catalog.show_entity(session, entity)
+    view = fetch(
+        lambda s: catalog.show_entity(s, entity),
+        lambda r: r.get(f"/catalog/entities/{quote(entity)}"),
+    )
     if json:
         emit_json(view)
         return
@@ -199,8 +207,10 @@ def catalog_show(
 @catalog_app.command("links")
 def catalog_links(json: bool = JsonOption) -> None:
     """Runtime API links: which component consumes which API, provided by whom."""
-    with session_scope() as session:
-        links = catalog.api_links(session)
+    links = fetch(
+        catalog.api_links,
+        lambda r: [catalog.ApiLinkView(**x) for x in r.all("/links")],
+    )
     if json:
         emit_json([asdict(link) for link in links])
         return
@@ -222,11 +232,22 @@ def component_add(
     application: str | None = typer.Option(None, "--app"),
 ) -> None:
     """Add a component by hand (most come from `catalog import`)."""
-    with session_scope() as session:
-        comp = catalog.create_component(
-            session, name, kind=kind, owner=owner, domain=domain, application=application
-        )
-        console.print(f"component {comp.key}")
+    body = {
+        "name": name,
+        "kind": kind,
+        "owner": owner,
+        "domain": domain,
+        "application": application,
+    }
+    key = fetch(
+        lambda s: (
+            catalog.create_component(
+                s, name, kind=kind, owner=owner, domain=domain, application=application
+            ).key
+        ),
+        lambda r: r.request("POST", "/components", json=body)["ref"],
+    )
+    console.print(f"component {key}")
 
 
 @component_version_app.command("add")
@@ -239,18 +260,20 @@ def component_version_add(
     json: bool = JsonOption,
 ) -> None:
     """Record a build of a component. The same values again change nothing."""
-    remote = client_for(state.server)
-    if remote is not None:
+
+    def local(session: Session) -> tuple[catalog.ComponentVersionView, bool]:
+        cv, changed = catalog.add_component_version(
+            session, component, version, image=image, digest=digest, commit=commit
+        )
+        return catalog.ComponentVersionView.of(cv.component, cv), changed
+
+    def remote(r: RemoteClient) -> tuple[catalog.ComponentVersionView, bool]:
         body = {"version": version, "image": image, "digest": digest, "commit": commit}
-        answer = remote.request("POST", f"/components/{component}/versions", json=body)
+        answer = r.request("POST", f"/components/{quote(component)}/versions", json=body)
         changed = answer.pop("changed")
-        view = catalog.ComponentVersionView(**answer)
-    else:
-        with session_scope() as session:
-            cv, changed = catalog.add_component_version(
-                session, component, version, image=image, digest=digest, commit=commit
-            )
-            view = catalog.ComponentVersionView.of(cv.component, cv)
+        return catalog.ComponentVersionView(**answer), changed
+
+    view, changed = fetch(local, remote)
     if json:
         emit_json({**asdict(view), "changed": changed})
     else:
@@ -260,8 +283,13 @@ def component_version_add(
 @component_version_app.command("list")
 def component_version_list(component: str, json: bool = JsonOption) -> None:
     """The recorded versions of a component, oldest first."""
-    with session_scope() as session:
-        views = catalog.list_component_versions(session, component)
+    views = fetch(
+        lambda s: catalog.list_component_versions(s, component),
+        lambda r: [
+            catalog.ComponentVersionView(**v)
+            for v in r.all(f"/components/{quote(component)}/versions")
+        ],
+    )
     if json:
         emit_json([asdict(v) for v in views])
         return
@@ -297,26 +325,21 @@ def app_version_create(
 ) -> None:
     """A new application version: the latest one plus the given changes."""
     changes = _parse_changes(set_, remove)
-    remote = client_for(state.server)
-    if remote is not None:
+
+    def remote(r: RemoteClient) -> tuple[catalog.AppVersionView, bool]:
         body = {
             "set": {c: v for c, v in changes.items() if v is not None},
             "remove": [c for c, v in changes.items() if v is None],
             "version": label,
             "note": note,
         }
-        answer = remote.request("POST", f"/apps/{application}/versions", json=body)
-        created = answer.pop("created")
-        view = catalog.AppVersionView(
-            **{k: v for k, v in answer.items() if k not in ("members", "changes")},
-            members=[catalog.MemberView(**m) for m in answer["members"]],
-            changes=[catalog.ChangeView(**c) for c in answer["changes"]],
-        )
-    else:
-        with session_scope() as session:
-            view, created = catalog.create_app_version(
-                session, application, changes, label=label, note=note
-            )
+        answer = r.request("POST", f"/apps/{quote(application)}/versions", json=body)
+        return revive(catalog.AppVersionView, answer), answer["created"]
+
+    view, created = fetch(
+        lambda s: catalog.create_app_version(s, application, changes, label=label, note=note),
+        remote,
+    )
     if json:
         emit_json({**view.to_dict(), "created": created})
         return
@@ -333,8 +356,13 @@ def app_version_show(
     json: bool = JsonOption,
 ) -> None:
     """The components of an application version and what changed from its base."""
-    with session_scope() as session:
-        view = catalog.get_app_version(session, application, version)
+    view = fetch(
+        lambda s: catalog.get_app_version(s, application, version),
+        lambda r: revive(
+            catalog.AppVersionView,
+            r.get(f"/apps/{quote(application)}/versions/{quote(version or 'latest')}"),
+        ),
+    )
     if json:
         emit_json(view.to_dict())
     else:
@@ -344,8 +372,10 @@ def app_version_show(
 @app_version_app.command("list")
 def app_version_list(application: str, json: bool = JsonOption) -> None:
     """Every version of an application, oldest first."""
-    with session_scope() as session:
-        rows = catalog.list_app_versions(session, application)
+    rows = fetch(
+        lambda s: catalog.list_app_versions(s, application),
+        lambda r: r.all(f"/apps/{quote(application)}/versions"),
+    )
     if json:
         emit_json(rows)
         return
@@ -379,17 +409,19 @@ def deploy_record(
     json: bool = JsonOption,
 ) -> None:
     """COMPONENT at VERSION runs in ENV from --at on; what ran before there ends then."""
-    remote = client_for(state.server)
-    if remote is not None:
+
+    def remote(r: RemoteClient) -> tuple[catalog.DeploymentView, bool]:
         body = {"environment": env, "component": component, "version": version, "at": at}
-        answer = remote.request("POST", "/deployments", json=body)
+        answer = r.request("POST", "/deployments", json=body)
         changed = answer.pop("changed")
-        view = catalog.DeploymentView(**answer)
-    else:
-        with session_scope() as session:
-            view, changed = catalog.record_deployment(
-                session, env, component, version, catalog.parse_time(at) if at else None
-            )
+        return catalog.DeploymentView(**answer), changed
+
+    view, changed = fetch(
+        lambda s: catalog.record_deployment(
+            s, env, component, version, catalog.parse_time(at) if at else None
+        ),
+        remote,
+    )
     if json:
         emit_json({**asdict(view), "changed": changed})
     else:
@@ -404,10 +436,14 @@ def deploy_end(
     env: str, component: str, at: str | None = typer.Option(None, help="ISO 8601 time.")
 ) -> None:
     """COMPONENT stops running in ENV."""
-    with session_scope() as session:
-        ended = catalog.end_deployment(
-            session, env, component, catalog.parse_time(at) if at else None
-        )
+    ended = fetch(
+        lambda s: catalog.end_deployment(s, env, component, catalog.parse_time(at) if at else None),
+        lambda r: r.request(
+            "DELETE",
+            f"/environments/{quote(env)}/deployments/{quote(component)}",
+            params={"at": at},
+        )["ended"],
+    )
     console.print("ended" if ended else "it was not running there")
 
 
@@ -420,14 +456,21 @@ def deploy_list(
     json: bool = JsonOption,
 ) -> None:
     """What runs now (or ran at --at, or all of --history), by environment."""
-    with session_scope() as session:
-        views = catalog.list_deployments(
-            session,
+    views = fetch(
+        lambda s: catalog.list_deployments(
+            s,
             env,
             at=catalog.parse_time(at) if at else None,
             history=history,
             component=component,
-        )
+        ),
+        lambda r: [
+            catalog.DeploymentView(**d)
+            for d in r.all(
+                "/deployments", env=env, at=at, history=history or None, component=component
+            )
+        ],
+    )
     if json:
         emit_json([asdict(v) for v in views])
     else:
@@ -437,8 +480,7 @@ def deploy_list(
 @deploy_app.command("envs")
 def deploy_envs(json: bool = JsonOption) -> None:
     """Environments and how many components run in each."""
-    with session_scope() as session:
-        rows = catalog.list_environments(session)
+    rows = fetch(catalog.list_environments, lambda r: r.all("/environments"))
     if json:
         emit_json(rows)
         return
@@ -461,8 +503,11 @@ def _print_deployments(views: list[catalog.DeploymentView]) -> None:
 @app.command("demo")
 def demo(
     fresh: bool = typer.Option(False, help="Start from an empty database (SQLite files only)."),
+    serve: bool = typer.Option(False, help="Then serve the web UI and API, with a demo token."),
+    host: str = typer.Option("127.0.0.1", help="With --serve: address to listen on."),
+    port: int = typer.Option(8000, help="With --serve: port to listen on."),
 ) -> None:
-    """Load the bundled demo organisation and show it."""
+    """Load the bundled demo organisation and show it (in the browser, with --serve)."""
     from meshward.demo.load import load_demo
 
     if fresh:
@@ -486,6 +531,34 @@ def demo(
     console.print(
         "next: meshward blast-radius CVE-2021-44228 --json; meshward app fix-plan webshop"
     )
+    if serve:
+        _serve_demo(host, port)
+
+
+def _serve_demo(host: str, port: int) -> None:
+    """Today's risk snapshot (the overview's numbers), a fresh estate-admin token to sign in
+    with, then the server, in the foreground until Ctrl-C."""
+    import secrets
+
+    import uvicorn
+
+    from meshward.api.app import create_app
+    from meshward.services import auth, rollup
+    from meshward.store.db import resolve_database_url
+
+    with session_scope() as session:
+        rollup.snapshot_rollups(session)
+        _, token = auth.create_token(
+            session, f"demo-{secrets.token_hex(3)}", role="admin", created_by="meshward demo"
+        )
+    app = create_app(resolve_database_url(state.db_url))
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    console.rule("The web UI")
+    console.print(
+        f"sign in with this demo token (admin on the whole estate):\n{token}", markup=False
+    )
+    console.print(f"open http://{shown}:{port}/ui/  (Ctrl-C stops the server)", markup=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _remove_sqlite_file() -> None:

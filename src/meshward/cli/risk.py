@@ -7,15 +7,17 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
-from meshward.cli.common import JsonOption, console, emit_json, session_scope
+from meshward.cli.common import JsonOption, console, emit_json
+from meshward.cli.remote import RemoteClient, fetch, quote, revive
 from meshward.cli.sbom import read_input
 from meshward.formats.epss import read_epss
 from meshward.formats.kev import read_kev
 from meshward.limits import Limits
 from meshward.services import exploitation, rollup, triage
 from meshward.services.exploitation import ExploitImport
-from meshward.services.rollup import RiskRollup, TrendPoint
+from meshward.services.rollup import RiskRollup, SnapshotReport, TrendPoint
 
 risk_app = typer.Typer(
     help="Risk: import exploitation evidence (KEV, EPSS), take daily snapshots.",
@@ -43,9 +45,15 @@ def app_risk(
     json: bool = JsonOption,
 ) -> None:
     """Findings and risk of an application version, rolled up from its components."""
-    with session_scope() as session:
+
+    def local(session: Session) -> RiskRollup:
         triage.apply_rules(session)
-        roll = rollup.application_risk(session, application, version)
+        return rollup.application_risk(session, application, version)
+
+    roll = fetch(
+        local,
+        lambda r: revive(RiskRollup, r.get(f"/apps/{quote(application)}/risk", version=version)),
+    )
     _show(roll, json)
 
 
@@ -54,9 +62,12 @@ def domain_risk(
     json: bool = JsonOption,
 ) -> None:
     """Findings and risk of a domain and everything under it (versions running now)."""
-    with session_scope() as session:
+
+    def local(session: Session) -> RiskRollup:
         triage.apply_rules(session)
-        roll = rollup.domain_risk(session, domain)
+        return rollup.domain_risk(session, domain)
+
+    roll = fetch(local, lambda r: revive(RiskRollup, r.get(f"/domains/{quote(domain)}/risk")))
     _show(roll, json)
 
 
@@ -69,8 +80,10 @@ def app_trend(
     json: bool = JsonOption,
 ) -> None:
     """The daily snapshots of an application's roll-up (see `meshward risk snapshot`)."""
-    with session_scope() as session:
-        points = rollup.risk_trend(session, "application", application, days)
+    points = fetch(
+        lambda s: rollup.risk_trend(s, "application", application, days),
+        lambda r: _trend(r, f"/apps/{quote(application)}/trend", days),
+    )
     _show_trend(f"application {application}", points, json)
 
 
@@ -80,12 +93,18 @@ def domain_trend(
     json: bool = JsonOption,
 ) -> None:
     """The daily snapshots of a domain's roll-up (see `meshward risk snapshot`)."""
-    with session_scope() as session:
-        points = rollup.risk_trend(session, "domain", domain, days)
+    points = fetch(
+        lambda s: rollup.risk_trend(s, "domain", domain, days),
+        lambda r: _trend(r, f"/domains/{quote(domain)}/trend", days),
+    )
     _show_trend(f"domain {domain}", points, json)
 
 
 domain_app.command("trend")(domain_trend)
+
+
+def _trend(remote: RemoteClient, path: str, days: int) -> list[TrendPoint]:
+    return [revive(TrendPoint, p) for p in remote.get(path, days=days)]
 
 
 def _severity_cells(counts: dict[str, int]) -> list[str]:
@@ -196,9 +215,12 @@ def import_kev(
 ) -> None:
     """Load CISA's Known Exploited Vulnerabilities catalog (replaces the stored one)."""
     limits = Limits.from_env()
-    catalog = read_kev(read_input(file, limits), str(file), limits)
-    with session_scope() as session:
-        report = exploitation.import_kev(session, catalog, allow_older=allow_older)
+    data = read_input(file, limits)
+    catalog = read_kev(data, str(file), limits)  # a bad file is named here, not on the server
+    report = fetch(
+        lambda s: exploitation.import_kev(s, catalog, allow_older=allow_older),
+        lambda r: _upload(r, "/risk/kev", data, allow_older),
+    )
     _show_import(report, json)
 
 
@@ -210,10 +232,18 @@ def import_epss(
 ) -> None:
     """Load a day of EPSS scores (replaces the stored ones)."""
     limits = Limits.from_env()
-    scores = read_epss(read_input(file, limits), str(file), limits)
-    with session_scope() as session:
-        report = exploitation.import_epss(session, scores, allow_older=allow_older)
+    data = read_input(file, limits)
+    scores = read_epss(data, str(file), limits)  # a bad file is named here, not on the server
+    report = fetch(
+        lambda s: exploitation.import_epss(s, scores, allow_older=allow_older),
+        lambda r: _upload(r, "/risk/epss", data, allow_older),
+    )
     _show_import(report, json)
+
+
+def _upload(remote: RemoteClient, path: str, data: bytes, allow_older: bool) -> ExploitImport:
+    answer = remote.request("POST", path, content=data, params={"allow_older": allow_older})
+    return revive(ExploitImport, answer)
 
 
 def _show_import(report: ExploitImport, json: bool) -> None:
@@ -231,9 +261,12 @@ def _show_import(report: ExploitImport, json: bool) -> None:
 @risk_app.command("snapshot")
 def snapshot(json: bool = JsonOption) -> None:
     """Record today's roll-up of every application and domain (again today: replaced)."""
-    with session_scope() as session:
+
+    def local(session: Session) -> SnapshotReport:
         triage.apply_rules(session)
-        report = rollup.snapshot_rollups(session)
+        return rollup.snapshot_rollups(session)
+
+    report = fetch(local, lambda r: revive(SnapshotReport, r.request("POST", "/risk/snapshot")))
     if json:
         emit_json(report)
         return
@@ -246,8 +279,7 @@ def snapshot(json: bool = JsonOption) -> None:
 @risk_app.command("status")
 def status(json: bool = JsonOption) -> None:
     """Which exploitation evidence is loaded."""
-    with session_scope() as session:
-        info = exploitation.exploitation_status(session)
+    info = fetch(exploitation.exploitation_status, lambda r: r.get("/risk/status"))
     if json:
         emit_json(info)
         return

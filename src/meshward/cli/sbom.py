@@ -15,9 +15,8 @@ from meshward.cli.common import (
     emit_json,
     err_console,
     session_scope,
-    state,
 )
-from meshward.cli.remote import client_for
+from meshward.cli.remote import fetch, local_only, quote, revive
 from meshward.errors import InputError
 from meshward.limits import Limits
 from meshward.services import catalog, sboms
@@ -53,15 +52,12 @@ def sbom_upload(
     and keeps it in history."""
     limits = Limits.from_env()
     data = read_input(file, limits)
-    remote = client_for(state.server)
-    if remote is not None:
-        answer = remote.request(
-            "PUT", f"/components/{component}/versions/{version}/sbom", content=data
-        )
-        result = sboms.UploadResult(**answer)
-    else:
-        with session_scope() as session:
-            result = sboms.upload_sbom(session, component, version, data, str(file), limits)
+    result = fetch(
+        lambda s: sboms.upload_sbom(s, component, version, data, str(file), limits),
+        lambda r: sboms.UploadResult(
+            **r.request("PUT", sbom_path(component, version), content=data)
+        ),
+    )
     if json:
         emit_json(result.to_dict())
         return
@@ -84,11 +80,17 @@ def sbom_upload(
         )
 
 
+def sbom_path(component: str, version: str) -> str:
+    return f"/components/{quote(component)}/versions/{quote(version)}/sbom"
+
+
 @sbom_app.command("show")
 def sbom_show(component: str, version: str, json: bool = JsonOption) -> None:
     """The packages of a component version's current SBOM."""
-    with session_scope() as session:
-        view = sboms.show_sbom(session, component, version)
+    view = fetch(
+        lambda s: sboms.show_sbom(s, component, version),
+        lambda r: revive(sboms.SbomView, r.get(sbom_path(component, version))),
+    )
     if json:
         emit_json(view.to_dict())
         return
@@ -118,6 +120,10 @@ def sbom_from_manifest(
 ) -> None:
     """Build COMPONENT VERSION's SBOM from requirements.txt, poetry.lock, uv.lock,
     package-lock.json, yarn.lock, go.mod/go.sum, pom.xml, build.gradle(.kts), *.csproj."""
+    local_only(
+        "the server takes SBOM documents, not manifests: have a generator (cyclonedx-py, "
+        "syft ...) write one here and `sbom upload` it"
+    )
     with session_scope() as session:
         result, parsed = sboms.sbom_from_manifest_paths(session, component, version, paths)
         if output is not None:
@@ -144,8 +150,10 @@ def sbom_export(
 ) -> None:
     """One CycloneDX 1.6 JSON for an application version: each service a component with its
     packages nested and the dependency graph kept."""
-    with session_scope() as session:
-        bom = sboms.export_application_sbom(session, application, version)
+    bom = fetch(
+        lambda s: sboms.export_application_sbom(s, application, version),
+        lambda r: r.get(f"/apps/{quote(application)}/sbom", version=version),
+    )
     data = orjson.dumps(bom, option=orjson.OPT_INDENT_2) + b"\n"
     if output is None:
         sys.stdout.buffer.write(data)

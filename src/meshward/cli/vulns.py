@@ -6,6 +6,7 @@ import getpass
 import itertools
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from platformdirs import user_cache_dir
@@ -19,17 +20,17 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from meshward.cli.common import (
     JsonOption,
     console,
     emit_json,
     err_console,
-    session_scope,
-    state,
 )
-from meshward.cli.remote import client_for
+from meshward.cli.remote import RemoteClient, fetch, quote, revive
 from meshward.cli.sbom import read_input
+from meshward.cli.upload import import_advisories_remote
 from meshward.errors import MeshwardError
 from meshward.formats.osv import Advisory as OsvAdvisory
 from meshward.limits import Limits
@@ -71,8 +72,10 @@ def advisories_import(
         def tick(_: OsvAdvisory) -> None:
             progress.advance(task)
 
-        with session_scope() as session:
-            report = advisories.import_advisories(session, paths, limits, on_record=tick)
+        report = fetch(
+            lambda s: advisories.import_advisories(s, paths, limits, on_record=tick),
+            lambda r: import_advisories_remote(r, paths, limits, on_record=tick),
+        )
     if json:
         emit_json(report.to_dict())
         return
@@ -92,8 +95,14 @@ def advisories_list(
     json: bool = JsonOption,
 ) -> None:
     """Advisories, newest first."""
-    with session_scope() as session:
-        rows = advisories.list_advisories(session, ecosystem=ecosystem, search=search, limit=limit)
+    rows = fetch(
+        lambda s: advisories.list_advisories(s, ecosystem=ecosystem, search=search, limit=limit),
+        lambda r: list(
+            itertools.islice(
+                r.pages("/advisories", {"ecosystem": ecosystem, "search": search}), limit
+            )
+        ),
+    )
     if json:
         emit_json(rows)
         return
@@ -111,8 +120,9 @@ def advisories_list(
 @advisories_app.command("show")
 def advisories_show(name: str, json: bool = JsonOption) -> None:
     """One advisory, by its id or any alias (CVE, GHSA ...)."""
-    with session_scope() as session:
-        view = advisories.advisory_view(session, name)
+    view = fetch(
+        lambda s: advisories.advisory_view(s, name), lambda r: r.get(f"/advisories/{quote(name)}")
+    )
     if json:
         emit_json(view)
         return
@@ -161,8 +171,14 @@ def findings_list(
         vulnerability=vulnerability,
         include_resolved=resolved,
     )
-    remote = client_for(state.server)
-    if remote is not None:
+
+    def local(session: Session) -> list[findings.FindingView]:
+        triage.apply_rules(session)
+        if overdue:
+            return findings.list_overdue_findings(session, flt, limit)[0]
+        return findings.list_findings(session, flt, limit)
+
+    def remote(r: RemoteClient) -> list[findings.FindingView]:
         params = {
             "domain": domain,
             "app": app,
@@ -173,17 +189,13 @@ def findings_list(
             "severity": severity,
             "state": state_,
             "vuln": vulnerability,
-            "include_resolved": resolved,
-            "overdue": overdue,
+            "include_resolved": resolved or None,
+            "overdue": overdue or None,
         }
-        items = remote.pages("/findings", {k: v for k, v in params.items() if v})
-        rows = [findings.FindingView(**row) for row in itertools.islice(items, limit)]
-    else:
-        with session_scope() as session:
-            triage.apply_rules(session)
-            rows = findings.list_findings(session, flt, limit)
-    if overdue:
-        rows = [r for r in rows if r.overdue]
+        items = r.pages("/findings", params)
+        return [findings.FindingView(**row) for row in itertools.islice(items, limit)]
+
+    rows = fetch(local, remote)
     if json:
         emit_json([r.to_dict() for r in rows])
         return
@@ -211,24 +223,33 @@ def findings_analyse(
     detail: str | None = typer.Option(None, help="Why, in words."),
     actor: str | None = typer.Option(None, help="Who (default: the OS user)."),
 ) -> None:
-    """Set the analysis state of findings; it survives re-matching."""
-    with session_scope() as session:
-        n = findings.set_analysis(
-            session,
+    """Set the analysis state of findings; it survives re-matching. With --server the
+    analyst on record is the token's name."""
+    body = {"ids": ids, "state": state, "justification": justification, "detail": detail}
+    n = fetch(
+        lambda s: findings.set_analysis(
+            s,
             ids,
             state,
             justification=justification,
             detail=detail,
             actor=actor or getpass.getuser(),
-        )
+        ),
+        lambda r: r.request("POST", "/findings/analysis", json=body)["updated"],
+    )
     console.print(f"{n} findings set to {state}")
 
 
 @findings_app.command("carry")
 def findings_carry(component: str, from_version: str, to_version: str) -> None:
     """Carry analysis to the same vulnerabilities in the next version of a component."""
-    with session_scope() as session:
-        n = findings.carry_analysis(session, component, from_version, to_version)
+    body = {"from_version": from_version, "to_version": to_version}
+    n = fetch(
+        lambda s: findings.carry_analysis(s, component, from_version, to_version),
+        lambda r: r.request("POST", f"/components/{quote(component)}/findings/carry", json=body)[
+            "carried"
+        ],
+    )
     console.print(f"{n} analyses carried from {from_version} to {to_version}")
 
 
@@ -239,8 +260,10 @@ def findings_events(
     json: bool = JsonOption,
 ) -> None:
     """The feed: findings that appeared, went away, came back or were analysed."""
-    with session_scope() as session:
-        rows = findings.finding_events(session, parse_time(since) if since else None, limit)
+    rows = fetch(
+        lambda s: findings.finding_events(s, parse_time(since) if since else None, limit),
+        lambda r: list(itertools.islice(r.pages("/findings/events", {"since": since}), limit)),
+    )
     if json:
         emit_json(rows)
         return
@@ -269,8 +292,16 @@ def vex_export(
     output: Path | None = typer.Option(None, "--output", "-o", help="Default: stdout."),
 ) -> None:
     """A component version's findings and their analysis as OpenVEX or CycloneDX VEX."""
-    with session_scope() as session:
-        data = vex.export_vex(session, component, version, fmt, author=author)
+    data = fetch(
+        lambda s: vex.export_vex(s, component, version, fmt, author=author),
+        lambda r: (
+            r.send(
+                "GET",
+                f"/components/{quote(component)}/versions/{quote(version)}/vex",
+                params={"format": fmt, "author": author},
+            ).content
+        ),
+    )
     if output is None:
         sys.stdout.buffer.write(data)
     else:
@@ -289,16 +320,22 @@ def vex_import(
     """Apply an OpenVEX or CycloneDX VEX document's statements as finding analysis."""
     limits = Limits.from_env()
     data = read_input(file, limits)
-    with session_scope() as session:
-        report = vex.import_vex(
-            session,
-            data,
-            str(file),
-            component=component,
-            version=version,
-            actor=actor,
-            limits=limits,
-        )
+    params = {"component": component, "version": version, "actor": actor}
+    report = fetch(
+        lambda s: vex.import_vex(
+            s, data, str(file), component=component, version=version, actor=actor, limits=limits
+        ),
+        lambda r: revive(
+            vex.VexImportReport,
+            r.request(
+                "POST",
+                "/vex",
+                params=params,
+                content=data,
+                headers={"Content-Type": "application/json"},
+            ),
+        ),
+    )
     if json:
         emit_json(report.to_dict())
         return
@@ -322,8 +359,9 @@ def advisories_sync(
     """Download OSV advisories incrementally and import what changed. The only command that
     touches the network."""
     cache_dir = cache or Path(user_cache_dir("meshward", appauthor=False)) / "osv"
-    with session_scope() as session:
-        ecosystems = ecosystem or advisories.ecosystems_in_use(session)
+    ecosystems = ecosystem or fetch(
+        advisories.ecosystems_in_use, lambda r: r.get("/advisories/ecosystems")
+    )
     if not ecosystems:
         raise MeshwardError("no ecosystem given and no SBOM stored yet: pass --ecosystem")
     with (
@@ -346,8 +384,11 @@ def advisories_sync(
             progress.update(tasks[label], completed=done, total=total)
 
         result = osv.sync(ecosystems, tick, save_state=False)
-        with session_scope() as session:
-            report = advisories.import_advisories(session, list(result.paths))
+        paths = list(result.paths)
+        report = fetch(
+            lambda s: advisories.import_advisories(s, paths),
+            lambda r: import_advisories_remote(r, paths, Limits.from_env()),
+        )
         osv.save_state(result)
     if json:
         emit_json({"sync": result.to_dict(), "import": report.to_dict()})
@@ -375,8 +416,10 @@ def triage_add(
     expires: str | None = typer.Option(None, help="ISO 8601 time the rule lapses."),
     author: str | None = typer.Option(None, help="Who (default: the OS user)."),
 ) -> None:
-    """A rule that sets the analysis of current and future findings, until it expires."""
-    with session_scope() as session:
+    """A rule that sets the analysis of current and future findings, until it expires. With
+    --server the author on record is the token's name."""
+
+    def local(session: Session) -> tuple[int, int]:
         rule, applied = triage.create_rule(
             session,
             scope=scope,
@@ -390,16 +433,36 @@ def triage_add(
             version_range=version_range,
             expires_at=parse_time(expires) if expires else None,
         )
-        rule_id = rule.id
+        return rule.id, applied
+
+    def remote(r: RemoteClient) -> tuple[int, int]:
+        body = {
+            "vulnerability": vulnerability,
+            "state": state,
+            "scope": scope,
+            "target": target,
+            "justification": justification,
+            "detail": detail,
+            "package": package,
+            "version_range": version_range,
+            "expires": expires,
+        }
+        answer = r.request("POST", "/triage/rules", json=body)
+        return answer["id"], answer["applied"]
+
+    rule_id, applied = fetch(local, remote)
     console.print(f"rule {rule_id}: {applied} findings set to {state}")
 
 
 @triage_app.command("list")
 def triage_list(json: bool = JsonOption) -> None:
     """Triage rules, live and lapsed, with how many findings each holds."""
-    with session_scope() as session:
+
+    def local(session: Session) -> list[dict[str, Any]]:
         triage.apply_rules(session)
-        rows = triage.list_rules(session)
+        return triage.list_rules(session)
+
+    rows = fetch(local, lambda r: r.all("/triage/rules"))
     if json:
         emit_json(rows)
         return
@@ -421,8 +484,10 @@ def triage_list(json: bool = JsonOption) -> None:
 @triage_app.command("revoke")
 def triage_revoke(rule_id: int) -> None:
     """End a rule now; the findings it set go back to open."""
-    with session_scope() as session:
-        triage.revoke_rule(session, rule_id)
+    fetch(
+        lambda s: triage.revoke_rule(s, rule_id),
+        lambda r: r.request("DELETE", f"/triage/rules/{rule_id}"),
+    )
     console.print(f"rule {rule_id} revoked")
 
 
@@ -433,16 +498,19 @@ def triage_sla(
     domain: str | None = typer.Option(None, help="Only this domain's subtree."),
 ) -> None:
     """Days to fix a finding of SEVERITY (defaults: critical 15, high 30, medium 90, low 180)."""
-    with session_scope() as session:
-        triage.set_sla(session, severity, days, domain)
+    fetch(
+        lambda s: triage.set_sla(s, severity, days, domain),
+        lambda r: r.request(
+            "PUT", f"/triage/sla/{quote(severity)}", json={"days": days, "domain": domain}
+        ),
+    )
     console.print(f"{severity}: {days} days" + (f" in {domain}" if domain else ""))
 
 
 @triage_app.command("stats")
 def triage_stats(json: bool = JsonOption) -> None:
     """Mean time to remediate by severity, from a package's first appearance in a component."""
-    with session_scope() as session:
-        stats = triage.remediation_stats(session)
+    stats = fetch(triage.remediation_stats, lambda r: r.get("/triage/stats"))
     if json:
         emit_json(stats)
         return

@@ -247,9 +247,19 @@ def advisory_view(session: Session, name: str) -> dict[str, Any]:
 
 
 def list_advisories(
-    session: Session, *, ecosystem: str | None = None, search: str | None = None, limit: int = 50
+    session: Session,
+    *,
+    ecosystem: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    query = select(Advisory).order_by(Advisory.modified.desc(), Advisory.osv_id).limit(limit)
+    query = (
+        select(Advisory)
+        .order_by(Advisory.modified.desc(), Advisory.osv_id)
+        .offset(offset)
+        .limit(limit)
+    )
     if ecosystem:
         query = query.where(
             Advisory.id.in_(

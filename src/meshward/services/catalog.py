@@ -173,12 +173,18 @@ def add_component_version(
     return cv, changed
 
 
-def list_component_versions(session: Session, component: str) -> list[ComponentVersionView]:
+def list_component_versions(
+    session: Session, component: str, *, offset: int = 0, limit: int | None = None
+) -> list[ComponentVersionView]:
     comp = get_component(session, component)
     rows = session.scalars(
-        select(ComponentVersion)
-        .where(ComponentVersion.component_id == comp.id)
-        .order_by(ComponentVersion.created_at, ComponentVersion.id)
+        _page(
+            select(ComponentVersion)
+            .where(ComponentVersion.component_id == comp.id)
+            .order_by(ComponentVersion.created_at, ComponentVersion.id),
+            offset,
+            limit,
+        )
     ).all()
     return [ComponentVersionView.of(comp, cv) for cv in rows]
 
@@ -227,18 +233,34 @@ def list_components(
     ]
 
 
-def list_domains(session: Session, *, domain_ids: set[int] | None = None) -> list[dict[str, Any]]:
+def _page(query: Any, offset: int, limit: int | None) -> Any:
+    """One page of an ordered query, cut by the database rather than in memory."""
+    query = query.offset(offset) if offset else query
+    return query.limit(limit) if limit is not None else query
+
+
+def list_domains(
+    session: Session,
+    *,
+    domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     query = select(Domain).order_by(Domain.path)
     if domain_ids is not None:
         query = query.where(Domain.id.in_(sorted(domain_ids)))
     return [
         {"key": d.key, "name": d.name, "path": d.path, "title": d.title, "owner": d.owner}
-        for d in session.scalars(query)
+        for d in session.scalars(_page(query, offset, limit))
     ]
 
 
 def list_applications(
-    session: Session, *, domain_ids: set[int] | None = None
+    session: Session,
+    *,
+    domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     query = (
         select(Application, Domain.path)
@@ -249,7 +271,7 @@ def list_applications(
         query = query.where(Application.domain_id.in_(sorted(domain_ids)))
     return [
         {"key": a.key, "name": a.name, "title": a.title, "owner": a.owner, "domain": path}
-        for a, path in session.execute(query)
+        for a, path in session.execute(_page(query, offset, limit))
     ]
 
 
@@ -449,7 +471,9 @@ def get_app_version(
     return app_version_view(session, app, av)
 
 
-def list_app_versions(session: Session, application: str) -> list[dict[str, Any]]:
+def list_app_versions(
+    session: Session, application: str, *, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
     app = get_application(session, application)
     counts = (
         select(
@@ -460,10 +484,14 @@ def list_app_versions(session: Session, application: str) -> list[dict[str, Any]
         .subquery()
     )
     rows = session.execute(
-        select(ApplicationVersion, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.av == ApplicationVersion.id)
-        .where(ApplicationVersion.application_id == app.id)
-        .order_by(ApplicationVersion.seq)
+        _page(
+            select(ApplicationVersion, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.av == ApplicationVersion.id)
+            .where(ApplicationVersion.application_id == app.id)
+            .order_by(ApplicationVersion.seq),
+            offset,
+            limit,
+        )
     ).all()
     return [
         {
@@ -607,8 +635,12 @@ def list_deployments(
     at: datetime | None = None,
     history: bool = False,
     component: str | None = None,
+    domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[DeploymentView]:
-    """What runs now (default), what ran at ``at``, or the whole history."""
+    """What runs now (default), what ran at ``at``, or the whole history; ``domain_ids``
+    (None: all) keeps the components a caller may see."""
     query = (
         select(
             Environment.name,
@@ -626,20 +658,24 @@ def list_deployments(
         query = query.where(Environment.id == get_environment(session, environment).id)
     if component is not None:
         query = query.where(Component.id == get_component(session, component).id)
+    if domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(domain_ids)))
     if not history:
         moment = at or utcnow()
         query = query.where(
             Deployment.started_at <= moment,
             or_(Deployment.ended_at.is_(None), Deployment.ended_at > moment),
         )
-    query = query.order_by(Environment.name, Component.name, Deployment.started_at)
+    query = query.order_by(Environment.name, Component.name, Deployment.started_at, Deployment.id)
     return [
         DeploymentView(e, c, v, _iso(s), _iso(u) if u else None, p)
-        for e, c, v, s, u, p in session.execute(query).all()
+        for e, c, v, s, u, p in session.execute(_page(query, offset, limit)).all()
     ]
 
 
-def list_environments(session: Session) -> list[dict[str, Any]]:
+def list_environments(
+    session: Session, *, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
     running = (
         select(Deployment.environment_id, func.count().label("n"))
         .where(Deployment.ended_at.is_(None))
@@ -647,9 +683,13 @@ def list_environments(session: Session) -> list[dict[str, Any]]:
         .subquery()
     )
     rows = session.execute(
-        select(Environment, func.coalesce(running.c.n, 0))
-        .outerjoin(running, running.c.environment_id == Environment.id)
-        .order_by(Environment.name)
+        _page(
+            select(Environment, func.coalesce(running.c.n, 0))
+            .outerjoin(running, running.c.environment_id == Environment.id)
+            .order_by(Environment.name),
+            offset,
+            limit,
+        )
     ).all()
     return [
         {"name": e.name, "title": e.title, "production": e.production, "running": n}
@@ -660,20 +700,28 @@ def list_environments(session: Session) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- the tree and entity views
 
 
-def catalog_tree(session: Session) -> dict[str, Any]:
-    """Domains (nested by path) -> applications -> components; plus what has no domain."""
-    domains = session.scalars(select(Domain).order_by(Domain.path)).all()
-    apps = session.scalars(select(Application).order_by(Application.name)).all()
-    comps = session.execute(
-        select(
-            Component.name,
-            Component.kind,
-            Component.owner,
-            Component.lifecycle,
-            Component.domain_id,
-            Component.application_id,
-        ).order_by(Component.name)
-    ).all()
+def catalog_tree(session: Session, *, domain_ids: set[int] | None = None) -> dict[str, Any]:
+    """Domains (nested by path) -> applications -> components; plus what has no domain.
+    ``domain_ids`` (None: all) keeps what a caller may see; a visible domain whose parent is
+    hidden becomes a root."""
+    domain_query = select(Domain).order_by(Domain.path)
+    app_query = select(Application).order_by(Application.name)
+    comp_query = select(
+        Component.name,
+        Component.kind,
+        Component.owner,
+        Component.lifecycle,
+        Component.domain_id,
+        Component.application_id,
+    ).order_by(Component.name)
+    if domain_ids is not None:
+        ids = sorted(domain_ids)
+        domain_query = domain_query.where(Domain.id.in_(ids))
+        app_query = app_query.where(Application.domain_id.in_(ids))
+        comp_query = comp_query.where(Component.domain_id.in_(ids))
+    domains = session.scalars(domain_query).all()
+    apps = session.scalars(app_query).all()
+    comps = session.execute(comp_query).all()
     by_app: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
     loose: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
     for name, kind, owner, lifecycle, domain_id, app_id in comps:
@@ -806,6 +854,27 @@ def show_entity(session: Session, ref: str) -> dict[str, Any]:
     return view
 
 
+def entity_domain_path(session: Session, key: str) -> str | None:
+    """The domain an entity belongs to, which decides who may see it: a component's or an
+    application's domain, a domain itself; None for the rest (APIs, groups, users)."""
+    kind = key.split(":", 1)[0]
+    if kind == "component":
+        return session.scalar(
+            select(Domain.path)
+            .join(Component, Component.domain_id == Domain.id)
+            .where(Component.key == key)
+        )
+    if kind == "system":
+        return session.scalar(
+            select(Domain.path)
+            .join(Application, Application.domain_id == Domain.id)
+            .where(Application.key == key)
+        )
+    if kind == "domain":
+        return session.scalar(select(Domain.path).where(Domain.key == key))
+    return None
+
+
 INVERSE = {
     "ownedBy": "ownerOf",
     "partOf": "hasPart",
@@ -850,11 +919,18 @@ class ApiLinkView:
     provider: str | None
 
 
-def api_links(session: Session) -> list[ApiLinkView]:
-    """ "Component A consumes the API that B provides": the runtime links of the estate."""
+def api_links(
+    session: Session,
+    *,
+    domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[ApiLinkView]:
+    """ "Component A consumes the API that B provides": the runtime links of the estate;
+    ``domain_ids`` (None: all) keeps the links whose consumer a caller may see."""
     consumes = Relation.__table__.alias("consumes")
     provides = Relation.__table__.alias("provides")
-    rows = session.execute(
+    query = (
         select(consumes.c.source_key, consumes.c.target_key, provides.c.source_key)
         .outerjoin(
             provides,
@@ -864,8 +940,12 @@ def api_links(session: Session) -> list[ApiLinkView]:
             ),
         )
         .where(consumes.c.type == "consumesApi")
-        .order_by(consumes.c.source_key, consumes.c.target_key)
-    ).all()
+        .order_by(consumes.c.source_key, consumes.c.target_key, provides.c.source_key)
+    )
+    if domain_ids is not None:
+        visible = select(Component.key).where(Component.domain_id.in_(sorted(domain_ids)))
+        query = query.where(consumes.c.source_key.in_(visible))
+    rows = session.execute(_page(query, offset, limit)).all()
     return [ApiLinkView(c, a, p) for c, a, p in rows]
 
 

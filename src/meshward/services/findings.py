@@ -225,6 +225,31 @@ def list_findings(
     return views
 
 
+OVERDUE_BATCH = 500
+
+
+def list_overdue_findings(
+    session: Session, f: FindingFilter, limit: int | None = None, offset: int = 0
+) -> tuple[list[FindingView], int]:
+    """Findings past their SLA, worst first, from position ``offset`` of the unfiltered list.
+    The SLA is computed rather than stored, so batches are cut by the database and filtered
+    here until ``limit`` are found; also returns the position after the last one kept (where
+    the next page starts)."""
+    found: list[FindingView] = []
+    position = offset
+    while limit is None or len(found) < limit:
+        batch = list_findings(session, f, OVERDUE_BATCH, position)
+        for i, view in enumerate(batch):
+            if view.overdue:
+                found.append(view)
+                if limit is not None and len(found) == limit:
+                    return found, position + i + 1
+        position += len(batch)
+        if len(batch) < OVERDUE_BATCH:
+            break
+    return found, position
+
+
 def _vulnerability_names(
     session: Session, vulns: set[str]
 ) -> dict[str, tuple[list[str], list[str]]]:
@@ -311,8 +336,14 @@ def carry_analysis(session: Session, component: str, from_version: str, to_versi
 
 
 def finding_events(
-    session: Session, since: datetime | None = None, limit: int = 200
+    session: Session,
+    since: datetime | None = None,
+    limit: int | None = 200,
+    *,
+    offset: int = 0,
+    domain_ids: set[int] | None = None,
 ) -> list[dict[str, Any]]:
+    """Newest first; ``domain_ids`` (None: all) keeps the components a caller may see."""
     query = (
         select(
             FindingEvent,
@@ -326,10 +357,13 @@ def finding_events(
         .join(Component, Component.id == ComponentVersion.component_id)
         .join(Package, Package.id == Finding.package_id)
         .order_by(FindingEvent.at.desc(), FindingEvent.id.desc())
+        .offset(offset)
         .limit(limit)
     )
     if since is not None:
         query = query.where(FindingEvent.at >= since)
+    if domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(domain_ids)))
     return [
         {
             "at": _iso(ev.at),

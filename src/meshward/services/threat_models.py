@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from meshward.errors import ConflictError, InputError, MeshwardError, NotFoundError
@@ -594,6 +594,25 @@ def answer_survey(
     session.flush()
     refresh(session, _versions_affected(session, cv))
     return survey_view(session, component, version)
+
+
+def stored_answers(session: Session, component: str, version: str) -> dict[str, Any] | None:
+    """What people answered for this version (None: nothing yet, not even inherited)."""
+    cv = _version(session, component, version)
+    return session.scalar(select(Survey.answers).where(Survey.component_version_id == cv.id))
+
+
+def count_active(session: Session) -> dict[str, int]:
+    return {
+        "threats": session.scalar(
+            select(func.count()).select_from(ModelThreat).where(ModelThreat.active.is_(True))
+        )
+        or 0,
+        "tasks": session.scalar(
+            select(func.count()).select_from(ControlTask).where(ControlTask.active.is_(True))
+        )
+        or 0,
+    }
 
 
 def _versions_affected(session: Session, cv: ComponentVersion) -> list[int]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
@@ -21,6 +21,7 @@ from meshward.errors import MeshwardError, NotFoundError
 from meshward.services import catalog, findings
 from meshward.store.models import (
     Advisory,
+    Application,
     Component,
     ComponentVersion,
     Deployment,
@@ -226,12 +227,41 @@ def _same_package(ecosystem: str | None, name: str, wanted: str) -> bool:
         return False
 
 
-def list_rules(session: Session) -> list[dict[str, Any]]:
+def list_rules(
+    session: Session,
+    *,
+    domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """By id. ``domain_ids`` (None: every rule) keeps the rules scoped to those domains or to
+    a component or application in them: what a domain-bound caller may see."""
     now = utcnow()
+    query = select(TriageRule).order_by(TriageRule.id).offset(offset).limit(limit)
+    if domain_ids is not None:
+        ids = sorted(domain_ids)
+        query = query.where(
+            or_(
+                and_(TriageRule.scope == "domain", TriageRule.scope_id.in_(ids)),
+                and_(
+                    TriageRule.scope == "component",
+                    TriageRule.scope_id.in_(
+                        select(Component.id).where(Component.domain_id.in_(ids))
+                    ),
+                ),
+                and_(
+                    TriageRule.scope == "application",
+                    TriageRule.scope_id.in_(
+                        select(Application.id).where(Application.domain_id.in_(ids))
+                    ),
+                ),
+            )
+        )
+    rules = session.scalars(query).all()
     counts = dict(
         session.execute(
             select(Finding.rule_id, func.count())
-            .where(Finding.rule_id.is_not(None))
+            .where(Finding.rule_id.in_([r.id for r in rules]))
             .group_by(Finding.rule_id)
         ).all()
     )
@@ -250,7 +280,7 @@ def list_rules(session: Session) -> list[dict[str, Any]]:
             "live": r.expires_at is None or r.expires_at > now,
             "findings": counts.get(r.id, 0),
         }
-        for r in session.scalars(select(TriageRule).order_by(TriageRule.id))
+        for r in rules
     ]
 
 

@@ -1,11 +1,13 @@
-"""The audit trail over HTTP (estate admins only: it names things in every domain)."""
+"""The audit trail and API tokens over HTTP (estate admins only: they name things in every
+domain). Tokens are created where the database is (``meshward token create``), so that no
+token can mint another."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from meshward.api.deps import Ctx, Page, caller, page
+from meshward.api.deps import Ctx, Page, caller, json_response, page
 from meshward.services import auth
 from meshward.services.audit import list_audit_events
 from meshward.services.catalog import parse_time
@@ -29,6 +31,22 @@ def list_audit(
             entity_kind=kind,
             actor=actor,
             offset=pg.offset,
-            limit=pg.limit + 1,
+            limit=pg.fetch,
         )
     return pg.respond(rows)
+
+
+@router.get("/tokens", summary="Tokens (never their secrets) with their roles (estate admins)")
+def list_tokens(ctx: Ctx = Depends(caller), pg: Page = Depends(page)) -> Response:
+    with ctx.session() as s:
+        auth.require(s, ctx.principal, "admin", None)
+        views = auth.list_tokens(s)
+    return pg.respond([v.to_dict() for v in views[pg.offset : pg.offset + pg.fetch]])
+
+
+@router.delete("/tokens/{name}", summary="Stop a token from working, now (estate admins)")
+def revoke_token(name: str, ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        auth.require(s, ctx.principal, "admin", None)
+        view = auth.revoke_token(s, name)
+    return json_response(view.to_dict())

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from meshward.api.deps import Ctx, Page, caller, json_response, page
-from meshward.services import auth, catalog
+from meshward.services import auth, catalog, visibility
 from meshward.services.catalog_import import import_catalog_text
 
 router = APIRouter(tags=["catalog"])
@@ -20,8 +20,13 @@ router = APIRouter(tags=["catalog"])
 @router.get("/domains", summary="Domains the caller may see")
 def list_domains(ctx: Ctx = Depends(caller), pg: Page = Depends(page)) -> Response:
     with ctx.session() as s:
-        rows = catalog.list_domains(s, domain_ids=auth.visible_domain_ids(s, ctx.principal))
-    return pg.respond(rows, fetched_extra=False)
+        rows = catalog.list_domains(
+            s,
+            domain_ids=auth.visible_domain_ids(s, ctx.principal),
+            offset=pg.offset,
+            limit=pg.fetch,
+        )
+    return pg.respond(rows)
 
 
 @router.get("/components", summary="Components the caller may see, by key")
@@ -42,7 +47,7 @@ def list_components(
             domain=domain,
             application=application,
             offset=pg.offset,
-            limit=pg.limit + 1,
+            limit=pg.fetch,
         )
     return pg.respond(rows)
 
@@ -90,8 +95,8 @@ def list_component_versions(
 ) -> Response:
     with ctx.session() as s:
         comp = auth.check_component(s, ctx.principal, component)
-        rows = catalog.list_component_versions(s, comp.key)
-    return pg.respond(rows, fetched_extra=False)
+        rows = catalog.list_component_versions(s, comp.key, offset=pg.offset, limit=pg.fetch)
+    return pg.respond(rows)
 
 
 class VersionIn(BaseModel):
@@ -115,8 +120,13 @@ def add_component_version(component: str, body: VersionIn, ctx: Ctx = Depends(ca
 @router.get("/apps", summary="Applications the caller may see")
 def list_applications(ctx: Ctx = Depends(caller), pg: Page = Depends(page)) -> Response:
     with ctx.session() as s:
-        rows = catalog.list_applications(s, domain_ids=auth.visible_domain_ids(s, ctx.principal))
-    return pg.respond(rows, fetched_extra=False)
+        rows = catalog.list_applications(
+            s,
+            domain_ids=auth.visible_domain_ids(s, ctx.principal),
+            offset=pg.offset,
+            limit=pg.fetch,
+        )
+    return pg.respond(rows)
 
 
 @router.get("/apps/{application}/versions", summary="An application's versions, oldest first")
@@ -125,8 +135,8 @@ def list_app_versions(
 ) -> Response:
     with ctx.session() as s:
         app = auth.check_application(s, ctx.principal, application)
-        rows = catalog.list_app_versions(s, app.key)
-    return pg.respond(rows, fetched_extra=False)
+        rows = catalog.list_app_versions(s, app.key, offset=pg.offset, limit=pg.fetch)
+    return pg.respond(rows)
 
 
 @router.get("/apps/{application}/versions/{version}", summary="One application version")
@@ -162,8 +172,9 @@ def create_app_version(
 @router.get("/environments", summary="Environments and how many components run in each")
 def list_environments(ctx: Ctx = Depends(caller), pg: Page = Depends(page)) -> Response:
     with ctx.session() as s:
-        rows = catalog.list_environments(s)
-    return pg.respond(rows, fetched_extra=False)
+        auth.require_any(s, ctx.principal, "read")
+        rows = catalog.list_environments(s, offset=pg.offset, limit=pg.fetch)
+    return pg.respond(rows)
 
 
 @router.get("/deployments", summary="What runs now, ran at a time, or the whole history")
@@ -178,12 +189,16 @@ def list_deployments(
     with ctx.session() as s:
         key = auth.check_component(s, ctx.principal, component).key if component else None
         views = catalog.list_deployments(
-            s, env, at=catalog.parse_time(at) if at else None, history=history, component=key
+            s,
+            env,
+            at=catalog.parse_time(at) if at else None,
+            history=history,
+            component=key,
+            domain_ids=auth.visible_domain_ids(s, ctx.principal),
+            offset=pg.offset,
+            limit=pg.fetch,
         )
-        names = auth.visible_component_names(s, ctx.principal)
-    if names is not None:
-        views = [v for v in views if v.component in names]
-    return pg.respond(views, fetched_extra=False)
+    return pg.respond(views)
 
 
 class DeploymentIn(BaseModel):
@@ -207,14 +222,60 @@ def record_deployment(body: DeploymentIn, ctx: Ctx = Depends(caller)) -> Respons
     return json_response({**asdict(view), "changed": changed}, 201 if changed else 200)
 
 
+@router.delete(
+    "/environments/{environment}/deployments/{component}",
+    summary="A component stops running in an environment",
+    description="`ended` is false when it was not running there at that time.",
+)
+def end_deployment(
+    environment: str,
+    component: str,
+    at: str | None = Query(None, description="ISO 8601 time (default: now)."),
+    ctx: Ctx = Depends(caller),
+) -> Response:
+    with ctx.session() as s:
+        comp = auth.check_component(s, ctx.principal, component, "write")
+        ended = catalog.end_deployment(
+            s, environment, comp.key, catalog.parse_time(at) if at else None
+        )
+    return json_response({"environment": environment, "component": comp.name, "ended": ended})
+
+
 @router.get("/links", summary="Runtime API links among the components the caller may see")
 def api_links(ctx: Ctx = Depends(caller), pg: Page = Depends(page)) -> Response:
     with ctx.session() as s:
-        links = catalog.api_links(s)
-        keys = auth.visible_component_keys(s, ctx.principal)
-    if keys is not None:
-        links = [link for link in links if link.consumer in keys]
-    return pg.respond(links, fetched_extra=False)
+        links = catalog.api_links(
+            s,
+            domain_ids=auth.visible_domain_ids(s, ctx.principal),
+            offset=pg.offset,
+            limit=pg.fetch,
+        )
+    return pg.respond(links)
+
+
+@router.get(
+    "/catalog/tree",
+    summary="Domains, their applications and components, as far as the caller may see",
+    description="A domain whose parent the caller may not see is shown at the top level.",
+)
+def catalog_tree(ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        tree = catalog.catalog_tree(s, domain_ids=auth.visible_domain_ids(s, ctx.principal))
+    return json_response(tree)
+
+
+@router.get(
+    "/catalog/entities/{ref:path}",
+    summary="Any catalog entity with its relations, in both directions",
+    description="`ref` is what `meshward catalog show` takes: `cart`, `component:cart`, "
+    "`api:default/cart`, `group:team-a` ... Entities without a domain (APIs, groups, users) "
+    "are for estate-wide roles.",
+)
+def show_entity(ref: str, ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        key = visibility.check_entity(s, ctx.principal, ref)
+        view = catalog.show_entity(s, key)
+    return json_response(view)
 
 
 @router.post(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from meshward.api.deps import Ctx, caller, json_response
-from meshward.services import auth, diff, fixplan, rollup
+from meshward.formats.epss import read_epss
+from meshward.formats.kev import read_kev
+from meshward.limits import Limits
+from meshward.services import auth, diff, exploitation, fixplan, rollup, triage
 from meshward.services.impact import blast_radius
 
 router = APIRouter(tags=["impact"])
@@ -86,3 +90,112 @@ def fix_plan(
         app = auth.check_application(s, ctx.principal, application)
         data = fixplan.fix_plan(s, app.key, version).to_dict()
     return json_response(data)
+
+
+@router.get(
+    "/components/{component}/diff", summary="What changed between two versions of a component"
+)
+def component_diff(
+    component: str,
+    from_version: str = Query(..., alias="from"),
+    to_version: str = Query(..., alias="to"),
+    ctx: Ctx = Depends(caller),
+) -> Response:
+    with ctx.session() as s:
+        comp = auth.check_component(s, ctx.principal, component)
+        data = diff.component_diff(s, comp.key, from_version, to_version).to_dict()
+    return json_response(data)
+
+
+TREND_DAYS = Query(30, ge=1, le=3660, description="How many days back, today included.")
+
+
+@router.get("/apps/{application}/trend", summary="Daily snapshots of an application's roll-up")
+def app_trend(application: str, days: int = TREND_DAYS, ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        app = auth.check_application(s, ctx.principal, application)
+        points = rollup.risk_trend(s, "application", app.key, days)
+    return json_response(points)
+
+
+@router.get("/domains/{domain}/trend", summary="Daily snapshots of a domain's roll-up")
+def domain_trend(domain: str, days: int = TREND_DAYS, ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        dom = auth.check_domain(s, ctx.principal, domain)
+        points = rollup.risk_trend(s, "domain", dom.path, days)
+    return json_response(points)
+
+
+# ---------------------------------------------------------------- exploitation evidence
+
+
+def _document_body(media: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {media: {"schema": {"type": "string"}}}}}
+
+
+@router.post(
+    "/risk/kev",
+    summary="Load CISA's Known Exploited Vulnerabilities catalog (estate editors)",
+    description="The catalog JSON is the body; it replaces the stored one.",
+    openapi_extra=_document_body("application/json"),
+)
+async def import_kev(
+    request: Request,
+    allow_older: bool = Query(False, description="Accept a catalog older than the stored one."),
+    ctx: Ctx = Depends(caller),
+) -> Response:
+    data = await request.body()
+
+    def work() -> Response:
+        limits = Limits.from_env()
+        with ctx.session() as s:
+            auth.require(s, ctx.principal, "write", None)
+            kev = read_kev(data, "body", limits)
+            report = exploitation.import_kev(s, kev, allow_older=allow_older)
+        return json_response(report.to_dict())
+
+    return await run_in_threadpool(work)
+
+
+@router.post(
+    "/risk/epss",
+    summary="Load a day of EPSS scores (estate editors)",
+    description="FIRST's CSV, plain or gzip, is the body; it replaces the stored scores.",
+    openapi_extra=_document_body("text/csv"),
+)
+async def import_epss(
+    request: Request,
+    allow_older: bool = Query(False, description="Accept scores older than the stored ones."),
+    ctx: Ctx = Depends(caller),
+) -> Response:
+    data = await request.body()
+
+    def work() -> Response:
+        limits = Limits.from_env()
+        with ctx.session() as s:
+            auth.require(s, ctx.principal, "write", None)
+            scores = read_epss(data, "body", limits)
+            report = exploitation.import_epss(s, scores, allow_older=allow_older)
+        return json_response(report.to_dict())
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/risk/status", summary="Which exploitation evidence is loaded")
+def risk_status(ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        auth.require_any(s, ctx.principal, "read")
+        info = exploitation.exploitation_status(s)
+    return json_response(info)
+
+
+@router.post(
+    "/risk/snapshot",
+    summary="Record today's roll-up of every application and domain (estate editors)",
+)
+def risk_snapshot(ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        auth.require(s, ctx.principal, "write", None)
+        triage.apply_rules(s)
+        report = rollup.snapshot_rollups(s)
+    return json_response(report)

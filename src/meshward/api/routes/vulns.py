@@ -48,9 +48,20 @@ def list_advisories(
     with ctx.session() as s:
         auth.require_any(s, ctx.principal, "read")
         rows = advisories.list_advisories(
-            s, ecosystem=ecosystem, search=search, limit=pg.offset + pg.limit + 1
+            s, ecosystem=ecosystem, search=search, offset=pg.offset, limit=pg.fetch
         )
-    return pg.respond(rows, fetched_extra=False)
+    return pg.respond(rows)
+
+
+@router.get(
+    "/advisories/ecosystems",
+    summary="The OSV ecosystems of the stored SBOMs' packages: what an OSV sync should fetch",
+)
+def advisory_ecosystems(ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        auth.require_any(s, ctx.principal, "read")
+        names = advisories.ecosystems_in_use(s)
+    return json_response(names)
 
 
 @router.get("/advisories/{name}", summary="One advisory by id or any alias")
@@ -98,10 +109,31 @@ def list_findings(
             domain_ids=auth.visible_domain_ids(s, ctx.principal),
         )
         triage.apply_rules(s)
-        if overdue:  # the SLA is computed, not stored: filter the whole list, then page
-            rows = [r for r in findings.list_findings(s, flt) if r.overdue]
-            return pg.respond(rows, fetched_extra=False)
-        rows = findings.list_findings(s, flt, pg.limit + 1, pg.offset)
+        if overdue:  # the SLA is computed, not stored: a page ends where the filter stopped
+            rows, after = findings.list_overdue_findings(s, flt, pg.fetch, pg.offset)
+            return pg.respond(rows, next_offset=after - 1)
+        rows = findings.list_findings(s, flt, pg.fetch, pg.offset)
+    return pg.respond(rows)
+
+
+@router.get(
+    "/findings/events",
+    summary="The feed: findings that appeared, went away, came back or were analysed",
+    description="Newest first, only for the components the caller may see.",
+)
+def finding_events(
+    since: str | None = Query(None, description="ISO 8601 time."),
+    ctx: Ctx = Depends(caller),
+    pg: Page = Depends(page),
+) -> Response:
+    with ctx.session() as s:
+        rows = findings.finding_events(
+            s,
+            parse_time(since) if since else None,
+            pg.fetch,
+            offset=pg.offset,
+            domain_ids=auth.visible_domain_ids(s, ctx.principal),
+        )
     return pg.respond(rows)
 
 
@@ -127,6 +159,24 @@ def set_analysis(body: AnalysisIn, ctx: Ctx = Depends(caller)) -> Response:
     return json_response({"updated": n, "state": body.state})
 
 
+class CarryIn(BaseModel):
+    from_version: str = Field(min_length=1, max_length=200)
+    to_version: str = Field(min_length=1, max_length=200)
+
+
+@router.post(
+    "/components/{component}/findings/carry",
+    summary="Carry analysis to the same vulnerabilities in another version of a component",
+)
+def carry_analysis(component: str, body: CarryIn, ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        comp = auth.check_component(s, ctx.principal, component, "write")
+        n = findings.carry_analysis(s, comp.key, body.from_version, body.to_version)
+    return json_response(
+        {"carried": n, "from_version": body.from_version, "to_version": body.to_version}
+    )
+
+
 @router.get(
     "/components/{component}/versions/{version}/vex",
     summary="A component version's findings and analysis as OpenVEX or CycloneDX VEX",
@@ -144,14 +194,59 @@ def export_vex(
     return Response(data, media_type="application/json")
 
 
+@router.post(
+    "/vex",
+    summary="Apply an OpenVEX or CycloneDX VEX document's statements as finding analysis",
+    description="Without `component`, statements may touch any component: estate editors "
+    "only. With it, the component's editors.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def import_vex(
+    request: Request,
+    component: str | None = Query(None, description="Apply only to this component."),
+    version: str | None = Query(None, description="... and this version."),
+    actor: str | None = Query(None, description="Who (default: the document's author)."),
+    ctx: Ctx = Depends(caller),
+) -> Response:
+    data = await request.body()
+
+    def work() -> Response:
+        with ctx.session() as s:
+            key = None
+            if component:
+                key = auth.check_component(s, ctx.principal, component, "write").key
+            else:
+                auth.require(s, ctx.principal, "write", None)
+            report = vex.import_vex(
+                s,
+                data,
+                "body",
+                component=key,
+                version=version,
+                actor=actor,
+                limits=Limits.from_env(),
+            )
+        return json_response(report.to_dict())
+
+    return await run_in_threadpool(work)
+
+
 @router.get("/triage/rules", summary="Triage rules the caller may see")
 def list_rules(ctx: Ctx = Depends(caller), pg: Page = Depends(page)) -> Response:
     with ctx.session() as s:
         triage.apply_rules(s)
-        rows = [
-            r for r in triage.list_rules(s) if auth.may_see_rule(s, ctx.principal, int(r["id"]))
-        ]
-    return pg.respond(rows, fetched_extra=False)
+        rows = triage.list_rules(
+            s,
+            domain_ids=auth.visible_domain_ids(s, ctx.principal),
+            offset=pg.offset,
+            limit=pg.fetch,
+        )
+    return pg.respond(rows)
 
 
 class RuleIn(BaseModel):
@@ -193,3 +288,33 @@ def revoke_rule(rule_id: int, ctx: Ctx = Depends(caller)) -> Response:
         auth.check_triage_rule(s, ctx.principal, rule_id, "write")
         triage.revoke_rule(s, rule_id)
     return json_response({"id": rule_id, "revoked": True})
+
+
+class SlaIn(BaseModel):
+    days: int = Field(gt=0, le=3650, description="Days to fix a finding of this severity.")
+    domain: str | None = Field(None, description="Only this domain's subtree (default: all).")
+
+
+@router.put(
+    "/triage/sla/{severity}",
+    summary="Days to fix a finding of a severity, for the estate or a domain subtree",
+)
+def set_sla(severity: str, body: SlaIn, ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        if body.domain:
+            auth.check_domain(s, ctx.principal, body.domain, "write")
+        else:
+            auth.require(s, ctx.principal, "write", None)
+        triage.set_sla(s, severity, body.days, body.domain)
+    return json_response({"severity": severity, "days": body.days, "domain": body.domain})
+
+
+@router.get(
+    "/triage/stats",
+    summary="Mean time to remediate by severity (estate-wide readers)",
+)
+def remediation_stats(ctx: Ctx = Depends(caller)) -> Response:
+    with ctx.session() as s:
+        auth.require(s, ctx.principal, "read", None)
+        stats = triage.remediation_stats(s)
+    return json_response(stats)
