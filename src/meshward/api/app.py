@@ -24,7 +24,9 @@ from meshward.store.db import Store, current_revision, ensure_schema, head_revis
 log = logging.getLogger("meshward.api")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
-"""Every request body but an SBOM upload (whose limit is ``Limits.max_bytes``, 200 MB)."""
+"""Every request body but the large uploads below (whose limit is ``Limits.max_bytes``)."""
+LARGE_UPLOAD_PREFIXES = ("/api/v1/risk/kev", "/api/v1/risk/epss", "/api/v1/otm")
+LARGE_UPLOAD_SUFFIXES = ("/sbom", "/scans", "/k8s-import", "/vex")
 
 
 def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastAPI:
@@ -46,7 +48,9 @@ def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastA
     errors.install(app)
 
     def limit_for(path: str) -> int:
-        if path.startswith("/api/v1/components/") and path.endswith("/sbom"):
+        """Documents people upload (SBOMs, scan reports, KEV/EPSS feeds, threat models,
+        Kubernetes dumps) may be large; every other body is small."""
+        if path.startswith(LARGE_UPLOAD_PREFIXES) or path.endswith(LARGE_UPLOAD_SUFFIXES):
             return Limits.from_env().max_bytes
         return body_limit
 
