@@ -179,6 +179,9 @@ def test_new_version_starts_from_predecessor(estate: Session) -> None:
     assert _controls(model)["C-PARAMS"] == "done"
     assert _controls(model)["C-ENCODE"] == "not_applicable"
     survey = tm.survey_view(estate, "web", "1.1")
+    assert {q["id"]: q["source"] for q in survey["questions"]}["features"] == "inherited"
+    tm.answer_survey(estate, "web", "1.1", {"features": ["sql"]})
+    survey = tm.survey_view(estate, "web", "1.1")
     assert {q["id"]: q["source"] for q in survey["questions"]}["features"] == "answered"
 
 

@@ -393,7 +393,11 @@ def _assemble(
         checked(q.shown_when, services, src, f"question {q.id} shown_when")
         if q.prefill is not None and q.prefill not in services:
             problems.add(src, f"question {q.id} prefill", f"unknown fact {q.prefill!r}")
-        if q.prefill_value is not None and q.prefill_value not in {o.value for o in q.options}:
+        if (
+            q.prefill_value is not None
+            and q.type == "single"
+            and q.prefill_value not in {o.value for o in q.options}
+        ):
             problems.add(src, f"question {q.id} prefill_value", "not one of its options")
         for index, implication in enumerate(q.implies):
             place = f"question {q.id} implies[{index}]"

@@ -107,9 +107,10 @@ class Question(_Model):
     """Asked only when this holds; otherwise the question is skipped (and not required)."""
     prefill: str | None = None
     """A fact path (``sbom.languages``, ``graph.internet_facing``) whose value pre-answers it:
-    a list fact pre-answers a multi question (values among the options) or a bool question (non
-    empty); a bool fact pre-answers a bool question, or a single question with ``prefill_value``
-    when true."""
+    a list fact pre-answers a multi question (its values among the options) or a bool question
+    (true when not empty); a bool fact pre-answers a bool question. With ``prefill_value``,
+    the fact being true or a list fact holding that value pre-answers a single question with
+    ``prefill_value`` (a bool question with true); otherwise it says nothing."""
     prefill_value: Annotated[str, Field(pattern=VALUE_SLUG)] | None = None
     default: str | bool | list[str] | None = None
     implies: list[Implication] = Field(default_factory=list, max_length=16)

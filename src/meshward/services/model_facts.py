@@ -92,10 +92,11 @@ def resolve_survey(
     kb: KnowledgeBase,
     base: dict[str, FactValue],
     stored: dict[str, Any],
-    inherited: bool = False,
+    inherited: frozenset[str] = frozenset(),
 ) -> SurveyState:
     """Answers first, then implications of what is known, prefills from facts, defaults;
-    questions whose ``shown_when`` fails are dropped (and never required)."""
+    questions whose ``shown_when`` fails are dropped (and never required). ``inherited`` names
+    the stored answers that still hold the predecessor version's value."""
     implied: dict[str, FactValue] = {}
     state = _resolve_pass(kb, base, stored, implied, inherited)
     known = {**base, **{f"survey.{k}": v for k, v in state.answers.items()}}
@@ -118,7 +119,7 @@ def _resolve_pass(
     base: dict[str, FactValue],
     stored: dict[str, Any],
     implied: dict[str, FactValue],
-    inherited: bool,
+    inherited: frozenset[str],
 ) -> SurveyState:
     state = SurveyState()
     facts = dict(base)
@@ -129,7 +130,7 @@ def _resolve_pass(
         value: FactValue | None = None
         source = ""
         if qid in stored:
-            value, source = stored[qid], "inherited" if inherited else "answered"
+            value, source = stored[qid], "inherited" if qid in inherited else "answered"
         else:
             prefilled = _prefill(question, base)
             if qid in implied:
@@ -151,10 +152,17 @@ def _resolve_pass(
 
 
 def _prefill(question: Question, base: dict[str, FactValue]) -> FactValue | None:
+    """What a fact says about a question (see ``Question.prefill``); None when it says nothing."""
     if question.prefill is None or question.prefill not in base:
         return None
     fact = base[question.prefill]
     options = {o.value for o in question.options}
+    marker = question.prefill_value
+    if marker is not None:
+        present = fact is True or (isinstance(fact, list) and marker in fact)
+        if question.type == "bool":
+            return True if present else None
+        return marker if present and question.type == "single" else None
     if question.type == "bool":
         if isinstance(fact, list):
             return bool(fact) or None
@@ -166,11 +174,8 @@ def _prefill(question: Question, base: dict[str, FactValue]) -> FactValue | None
     if question.type == "multi" and isinstance(fact, list):
         picked = sorted(v for v in fact if v in options)
         return picked or None
-    if question.type == "single":
-        if isinstance(fact, bool):
-            return question.prefill_value if fact else None
-        if isinstance(fact, str) and fact in options:
-            return fact
+    if question.type == "single" and isinstance(fact, str) and fact in options:
+        return fact
     return None
 
 
@@ -214,7 +219,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
     sbom = _sbom_facts(session, ids)
     deployed = _deployments(session, ids)
     runtime = _runtime_facts(session, {row.component_id for row in rows})
-    surveys = _surveys(session, ids)
+    surveys, origins = _surveys(session, ids)
     predecessors = _predecessor_surveys(session, cv_rows, ids, surveys)
 
     consumers: dict[int, int] = defaultdict(int)
@@ -265,11 +270,13 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
             inherited_from=inherited_from,
         )
 
+    inherited_keys = _inherited_keys(session, services, origins)
     _platforms(session, services)
     for svc in services.values():
         svc.facts["graph.platforms"] = sorted(svc.platforms)
-        inherited = svc.inherited_from is not None
-        svc.survey = resolve_survey(kb, svc.facts, svc.stored, inherited)
+        svc.survey = resolve_survey(
+            kb, svc.facts, svc.stored, inherited_keys.get(svc.cv_id, frozenset())
+        )
         for qid, value in svc.survey.answers.items():
             svc.facts[f"survey.{qid}"] = value
         data = svc.survey.answers.get("data_classes", [])
@@ -443,15 +450,36 @@ def _runtime_facts(
     return out
 
 
-def _surveys(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
+def _surveys(session: Session, ids: list[int]) -> tuple[dict[int, dict[str, Any]], dict[int, int]]:
+    """Stored answers per version, and the version each was first inherited from."""
+    answers: dict[int, dict[str, Any]] = {}
+    origins: dict[int, int] = {}
     for chunk in _chunks(ids):
-        for cv_id, answers in session.execute(
-            select(Survey.component_version_id, Survey.answers).where(
+        for cv_id, stored, origin in session.execute(
+            select(Survey.component_version_id, Survey.answers, Survey.inherited_from_id).where(
                 Survey.component_version_id.in_(chunk)
             )
         ):
-            out[cv_id] = dict(answers or {})
+            answers[cv_id] = dict(stored or {})
+            if origin is not None:
+                origins[cv_id] = origin
+    return answers, origins
+
+
+def _inherited_keys(
+    session: Session, services: dict[int, ServiceFacts], origins: dict[int, int]
+) -> dict[int, frozenset[str]]:
+    """Answers that still equal those of the version they were inherited from."""
+    out: dict[int, frozenset[str]] = {}
+    for svc in services.values():
+        if svc.inherited_from is not None:  # nothing stored yet: everything is inherited
+            out[svc.cv_id] = frozenset(svc.stored)
+    wanted = {cv: origin for cv, origin in origins.items() if cv in services}
+    if wanted:
+        earlier, _ = _surveys(session, sorted(set(wanted.values())))
+        for cv, origin in wanted.items():
+            before = earlier.get(origin, {})
+            out[cv] = frozenset(k for k, v in services[cv].stored.items() if before.get(k) == v)
     return out
 
 
@@ -469,7 +497,7 @@ def _predecessor_surveys(
     candidates = {
         p for cv in missing for p in earlier[component_of[cv]] if p < cv and p not in surveys
     }
-    known = {**surveys, **_surveys(session, sorted(candidates))} if candidates else surveys
+    known = {**surveys, **_surveys(session, sorted(candidates))[0]} if candidates else surveys
     out: dict[int, tuple[int, dict[str, Any]]] = {}
     for cv in missing:
         for p in reversed(earlier[component_of[cv]]):
