@@ -3,6 +3,8 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
 .PHONY: demo test lint types unit setup clean bench browser
 
@@ -13,7 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) browser
+# Semgrep (run by the verification tests) pins OpenTelemetry below what FastAPI needs, so it
+# gets a venv of its own.
+$(TOOLS_STAMP):
+	test -d $(TOOLS) || $(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet 'semgrep>=1.80'
+	touch $(TOOLS_STAMP)
+
+setup: $(STAMP) $(TOOLS_STAMP) browser
 
 demo: $(STAMP)
 	MESHWARD_DATABASE_URL=sqlite:///$(CURDIR)/.demo/meshward.db $(BIN)/meshward demo --fresh --serve
@@ -32,7 +42,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) browser
+unit: $(STAMP) $(TOOLS_STAMP) browser
 	$(BIN)/pytest
 
 test: lint types unit
@@ -41,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .demo .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .demo .mypy_cache .ruff_cache
