@@ -56,6 +56,8 @@ OWNED_THREATS = {
     "T-BUSINESS-LOGIC-ABUSE",
     "T-EMAIL-ABUSE",
     "T-WEBRTC-ABUSE",
+    "T-WEBSOCKET-HIJACKING",
+    "T-PROTOTYPE-POLLUTION",
 }
 CHAPTERS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17}
 TOP25 = {79, 89, 352, 22, 78, 77, 862, 863, 434, 94, 20, 287, 306, 502, 918, 639}
@@ -93,7 +95,8 @@ CENTRAL_CODING = {
     "C-SERVER-SIDE-INPUT-VALIDATION",
 }
 # Media transport lives in WebRTC stacks (pion, the browser), not in web frameworks.
-NOT_WEB_FRAMEWORK_CODE = {"C-WEBRTC-MEDIA-ENCRYPTION"}
+NOT_WEB_FRAMEWORK_CODE = {"C-WEBRTC-MEDIA-ENCRYPTION", "C-PROTOTYPE-POLLUTION-SAFE-MERGE"}
+"""Controls whose code is for one language's runtimes, not the seven web stacks."""
 # Topics of controls/platform.yaml: an application control id must not claim them.
 PLATFORM_WORDS = {"SECRET", "SECRETS", "TLS", "MTLS", "LOG", "LOGS", "LOGGING", "CONTAINER"}
 PLATFORM_WORDS |= {"CONTAINERS", "DEPENDENCY", "DEPENDENCIES"}
