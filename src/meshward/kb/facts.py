@@ -145,7 +145,9 @@ SERVICE_FACTS: dict[str, FactSpec] = {
 
 LINK_FACTS: dict[str, FactSpec] = {
     "link.api_type": FactSpec("str", "openapi, grpc, graphql, asyncapi, ..."),
-    "link.crosses_trust_boundary": FactSpec("bool", "any of the crossings below"),
+    "link.crosses_trust_boundary": FactSpec(
+        "bool", "crosses an environment, namespace, cluster or zone (a domain alone is not)"
+    ),
     "link.crosses_environment": FactSpec("bool", "the two ends run in different environments"),
     "link.crosses_namespace": FactSpec("bool", "different Kubernetes namespaces"),
     "link.crosses_cluster": FactSpec("bool", "different clusters"),
