@@ -6,12 +6,19 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
-from meshward.cli.common import JsonOption, console, emit_json, session_scope
-from meshward.errors import MeshwardError
+from meshward.cli.common import JsonOption, console, emit_json
+from meshward.cli.remote import RemoteClient, fetch, quote, revive
+from meshward.errors import InputError, MeshwardError
 from meshward.formats.k8s import live
 from meshward.formats.k8s.objects import K8sRead
-from meshward.formats.k8s.reader import DEFAULT_NAMESPACE, read_manifests
+from meshward.formats.k8s.reader import (
+    DEFAULT_NAMESPACE,
+    manifest_files,
+    read_bytes,
+    read_manifests,
+)
 from meshward.formats.k8s.rules import MappingRules, read_rules
 from meshward.limits import Limits
 from meshward.services.k8s_import import ImportResult, import_k8s
@@ -50,24 +57,56 @@ def k8s_import(
     end the ones that are gone, and keep the mesh, gateway and network-policy facts the
     threat model uses."""
     limits = Limits.from_env()
-    read = _read(files or [], kubeconfig, context, namespace, limits)
-    mapping = read_rules(rules, limits) if rules else MappingRules()
-    with session_scope() as session:
-        result = import_k8s(
+    source = source or (f"k8s:{cluster}" if cluster else "k8s")
+
+    def local(session: Session) -> ImportResult:
+        read = _read(files or [], kubeconfig, context, namespace, limits)
+        mapping = read_rules(rules, limits) if rules else MappingRules()
+        return import_k8s(
             session,
             read,
             env,
             mapping,
-            source=source or (f"k8s:{cluster}" if cluster else "k8s"),
+            source=source,
             now=utcnow(),
             cluster=cluster,
             prune=not no_prune,
             dry_run=dry_run,
         )
+
+    def remote(client: RemoteClient) -> ImportResult:
+        if kubeconfig is not None:
+            raise MeshwardError(
+                "--kubeconfig reads the cluster next to the database; against --server, send "
+                "`kubectl get ... -o json` output as a file"
+            )
+        texts = [_text(read_bytes(f, str(f), limits), str(f)) for f in manifest_files(files or [])]
+        if not texts:
+            raise MeshwardError("give manifest files or folders")
+        body = {
+            "manifests": texts,
+            "rules": _text(read_bytes(rules, str(rules), limits), str(rules)) if rules else None,
+            "cluster": cluster,
+            "source": source,
+            "namespace": namespace,
+            "prune": not no_prune,
+            "dry_run": dry_run,
+        }
+        path = f"/environments/{quote(env)}/k8s-import"
+        return revive(ImportResult, client.request("POST", path, json=body))
+
+    result = fetch(local, remote)
     if json:
         emit_json(result.to_dict())
     else:
         show(result)
+
+
+def _text(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(source, f"byte {error.start}", "not valid UTF-8 text") from None
 
 
 def _read(

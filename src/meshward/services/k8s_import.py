@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from meshward.errors import ConflictError
+from meshward.errors import ConflictError, MeshwardError
 from meshward.formats.k8s.mesh import (
     ROOT_NAMESPACE,
     MeshFacts,
@@ -62,13 +62,15 @@ FACT_KEYS = (
     "internet_facing",
     "ingress",
     "mtls_mode",
+    "mtls_port_modes",
     "authorization_policies",
     "network_isolated",
     "network_policies",
     "destination_tls",
     "security_context",
 )
-"""The runtime facts one import writes per component (``cluster`` only when named)."""
+"""The runtime facts one import writes per component (``cluster`` only when named,
+``mtls_port_modes`` only when a port differs)."""
 
 
 @dataclass
@@ -262,13 +264,14 @@ def import_k8s(
     dry_run: bool = False,
     root_namespace: str = ROOT_NAMESPACE,
 ) -> ImportResult:
-    """Record what ``read`` shows as running in ``environment`` at ``now``.
+    """Record what ``read`` shows as running in ``environment`` at ``now``, in the caller's
+    transaction: an error leaves the caller to roll everything back.
 
     ``dry_run`` does all the work in a savepoint and rolls it back, so the result says
     exactly what an import would change."""
-    savepoint = session.begin_nested()
-    try:
-        result = _import(
+
+    def run() -> ImportResult:
+        return _import(
             session,
             read,
             environment,
@@ -279,14 +282,15 @@ def import_k8s(
             prune=prune,
             root_namespace=root_namespace,
         )
-        result.dry_run = dry_run
-    except BaseException:
+
+    if not dry_run:
+        return run()
+    savepoint = session.begin_nested()
+    try:
+        result = run()
+    finally:
         savepoint.rollback()
-        raise
-    if dry_run:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
+    result.dry_run = True
     return result
 
 
@@ -302,6 +306,11 @@ def _import(
     prune: bool,
     root_namespace: str,
 ) -> ImportResult:
+    if not read.workloads and prune:
+        raise MeshwardError(
+            f"{', '.join(read.files) or 'the input'}: no workload found; refused, since pruning "
+            "would end every deployment this source recorded (--no-prune imports it anyway)"
+        )
     result = ImportResult(environment, source, workloads=len(read.workloads))
     result.warnings += read.warnings
     env = catalog.ensure_environment(session, environment)
@@ -312,7 +321,7 @@ def _import(
     _create_versions(session, chosen, result)
     _record_deployments(session, env, chosen, seen, source, now, prune, result)
     facts = {c.comp.id: _facts_of(c, meshed[c.workload.ref], cluster) for c in chosen.values()}
-    _replace_facts(session, env, facts, source, now, result)
+    _replace_facts(session, env, facts, source, now, prune, result)
     grants = platform_grants(read, meshed, root_namespace=root_namespace)
     _replace_platforms(session, env, grants, cluster, source, result)
     result.affected_domains |= {c.comp.domain_id for c in chosen.values()}
@@ -456,11 +465,12 @@ def _create_versions(session: Session, chosen: Mapping[int, _Choice], result: Im
         session.flush()
 
 
-def _running(session: Session, env: Environment, now: datetime) -> dict[int, tuple[str, str]]:
-    """Component id -> (its key, the version running at ``now``)."""
+def _running(
+    session: Session, env: Environment, now: datetime
+) -> dict[int, tuple[Deployment, str]]:
+    """Component id -> (the deployment running at ``now``, its version)."""
     rows = session.execute(
-        select(Deployment.component_id, Component.key, ComponentVersion.version)
-        .join(Component, Component.id == Deployment.component_id)
+        select(Deployment, ComponentVersion.version)
         .join(ComponentVersion, ComponentVersion.id == Deployment.component_version_id)
         .where(
             Deployment.environment_id == env.id,
@@ -468,7 +478,7 @@ def _running(session: Session, env: Environment, now: datetime) -> dict[int, tup
             or_(Deployment.ended_at.is_(None), Deployment.ended_at > now),
         )
     ).all()
-    return {comp_id: (key, version) for comp_id, key, version in rows}
+    return {dep.component_id: (dep, version) for dep, version in rows}
 
 
 def _record_deployments(
@@ -481,42 +491,71 @@ def _record_deployments(
     prune: bool,
     result: ImportResult,
 ) -> None:
+    """One comparison with what runs at ``now``, then only the differences are written.
+
+    The common case (nothing recorded after ``now``) cuts the running interval at ``now``
+    and opens the new one, as ``catalog.record_deployment`` does, for every component in one
+    flush; a component with a deployment recorded after ``now`` (a late import) goes
+    through ``catalog.record_deployment`` itself, which keeps the history non-overlapping."""
     running = _running(session, env, now)
+    later = set(
+        session.scalars(
+            select(Deployment.component_id)
+            .where(Deployment.environment_id == env.id, Deployment.started_at > now)
+            .distinct()
+        )
+    )
+    versions = {
+        (comp_id, version): cv_id
+        for cv_id, comp_id, version in session.execute(
+            select(ComponentVersion.id, ComponentVersion.component_id, ComponentVersion.version)
+            .where(ComponentVersion.component_id.in_(sorted(chosen)))
+            .where(ComponentVersion.version.in_(sorted({c.version for c in chosen.values()})))
+        )
+    }
     for comp_id, choice in sorted(chosen.items(), key=lambda item: item[1].comp.name):
-        before = running.get(comp_id)
-        if before is not None and before[1] == choice.version:
+        dep, before = running.get(comp_id, (None, None))
+        if before == choice.version:
             result.deployments_unchanged += 1
             continue
-        catalog.record_deployment(session, env.name, choice.comp.key, choice.version, now)
+        if comp_id in later:
+            catalog.record_deployment(session, env.name, choice.comp.key, choice.version, now)
+        else:
+            if dep is not None and dep.started_at == now:
+                session.delete(dep)  # replaced at the very same instant
+            elif dep is not None:
+                dep.ended_at = now
+            session.add(
+                Deployment(
+                    environment_id=env.id,
+                    component_id=comp_id,
+                    component_version_id=versions[(comp_id, choice.version)],
+                    started_at=now,
+                )
+            )
         result.deployments_started.append(
             {
                 "component": choice.comp.name,
                 "version": choice.version,
-                "previous": before[1] if before else None,
+                "previous": before,
                 "workload": choice.workload.ref,
             }
         )
-    if not prune:
-        return
-    shown_before = set(
-        session.scalars(
-            select(RuntimeFact.component_id)
-            .where(RuntimeFact.environment_id == env.id, RuntimeFact.source == source)
-            .distinct()
-        )
-    )
-    names = {c.id: c.name for c in _components(session, shown_before - seen)}
-    for comp_id in sorted(shown_before - seen - set(chosen), key=lambda i: names.get(i, "")):
-        if comp_id in running and catalog.end_deployment(
-            session, env.name, running[comp_id][0], now
-        ):
-            result.deployments_ended.append(
-                {
-                    "component": names.get(comp_id, running[comp_id][0]),
-                    "version": running[comp_id][1],
-                }
+    if prune:
+        shown_before = set(
+            session.scalars(
+                select(RuntimeFact.component_id)
+                .where(RuntimeFact.environment_id == env.id, RuntimeFact.source == source)
+                .distinct()
             )
-            result.affected_domains.add(_domain_of(session, comp_id))
+        )
+        gone = shown_before - seen - set(chosen)
+        for comp in sorted(_components(session, gone & set(running)), key=lambda c: c.name):
+            dep, version = running[comp.id]
+            dep.ended_at = now
+            result.deployments_ended.append({"component": comp.name, "version": version})
+            result.affected_domains.add(comp.domain_id)
+    session.flush()
 
 
 def _components(session: Session, ids: Iterable[int]) -> list[Component]:
@@ -526,20 +565,17 @@ def _components(session: Session, ids: Iterable[int]) -> list[Component]:
     )
 
 
-def _domain_of(session: Session, comp_id: int) -> int | None:
-    comp = session.get(Component, comp_id)
-    return comp.domain_id if comp else None
-
-
 def _replace_facts(
     session: Session,
     env: Environment,
     facts: Mapping[int, Mapping[str, Any]],
     source: str,
     now: datetime,
+    prune: bool,
     result: ImportResult,
 ) -> None:
-    """This source's facts become exactly ``facts``; a fact another source holds for a
+    """This source's facts become exactly ``facts`` (without ``prune``, the facts of the
+    components it does not show stay, as their deployments do); a fact another source holds for a
     component this import shows is taken over (the newest observation wins)."""
     conditions = [RuntimeFact.source == source]
     if facts:
@@ -572,7 +608,11 @@ def _replace_facts(
                 )
             elif old[1] != value or old[2] != source:
                 updates.append({"id": old[0], "value": value, "source": source, "observed_at": now})
-    stale = [row_id for row_id, _, src in existing.values() if src == source]
+    stale = [
+        row_id
+        for (comp_id, _), (row_id, _, src) in existing.items()
+        if src == source and (prune or comp_id in facts)
+    ]
     if stale:
         session.execute(delete(RuntimeFact).where(RuntimeFact.id.in_(stale)))
     if updates:

@@ -24,10 +24,9 @@ router = APIRouter(tags=["kubernetes"])
 
 
 class K8sImportIn(BaseModel):
-    manifests: str = Field(
-        min_length=1,
+    manifests: str | list[str] = Field(
         description="Kubernetes and Istio manifests (YAML, one or many documents) or "
-        "`kubectl get deploy,sts,ds,cronjob -A -o json` output.",
+        "`kubectl get deploy,sts,ds,cronjob -A -o json` output; a list holds one file each.",
     )
     rules: str | None = Field(None, description="Image-to-component rules (YAML).")
     cluster: str | None = Field(None, max_length=100)
@@ -66,7 +65,10 @@ async def k8s_import(environment: str, body: K8sImportIn, ctx: Ctx = Depends(cal
     def work() -> Response:
         limits = Limits.from_env()
         read = K8sRead()
-        read_text(body.manifests.encode(), "manifests", limits, read, body.namespace)
+        if isinstance(body.manifests, str):
+            read_text(body.manifests.encode(), "manifests", limits, read, body.namespace)
+        for i, text in enumerate(body.manifests if isinstance(body.manifests, list) else []):
+            read_text(text.encode(), f"manifests[{i}]", limits, read, body.namespace)
         rules = parse_rules(body.rules, "rules", limits) if body.rules else MappingRules()
         with ctx.session() as s:
             require_admin_over(s, ctx.principal, set())

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from meshward.formats.k8s.objects import (
     K8sRead,
@@ -127,6 +128,21 @@ def _beta_default_deny(namespace: Namespace | None) -> bool:
     return isinstance(ingress, dict) and ingress.get("isolation") == "DefaultDeny"
 
 
+class _Namespaced(Protocol):
+    @property
+    def namespace(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Namespaced)
+
+
+def _by_namespace(items: Iterable[N]) -> dict[str, list[N]]:
+    grouped: dict[str, list[N]] = defaultdict(list)
+    for item in items:
+        grouped[item.namespace].append(item)
+    return grouped
+
+
 class _Index:
     """Lookups over one read, built once."""
 
@@ -136,15 +152,17 @@ class _Index:
         self.services = {(s.namespace, s.name): s for s in read.services}
         self.gateways = {f"{g.namespace}/{g.name}": g for g in read.gateways}
         self.namespaces = {n.name: n for n in read.namespaces}
+        workloads = _by_namespace(read.workloads)
+        self.peer_authentications = _by_namespace(read.peer_authentications)
+        self.network_policies = _by_namespace(read.network_policies)
+        self.authorization_policies = _by_namespace(read.authorization_policies)
         self.by_service: dict[tuple[str, str], list[Workload]] = defaultdict(list)
         self.services_of: dict[str, list[Service]] = defaultdict(list)
         for service in read.services:
             if not service.selector:
                 continue
-            for w in read.workloads:
-                if w.namespace == service.namespace and all(
-                    w.pod_labels.get(k) == v for k, v in service.selector.items()
-                ):
+            for w in workloads.get(service.namespace, []):
+                if all(w.pod_labels.get(k) == v for k, v in service.selector.items()):
                     self.by_service[(service.namespace, service.name)].append(w)
                     self.services_of[w.ref].append(service)
 
@@ -185,7 +203,9 @@ class _Index:
     def mtls(self, w: Workload) -> tuple[str | None, tuple[tuple[int, str], ...]]:
         if not self.read.mesh_seen:
             return None, ()
-        pas = self.read.peer_authentications
+        pas = self.peer_authentications.get(w.namespace, []) + self.peer_authentications.get(
+            self.root, []
+        )
 
         def first(candidates: list[PeerAuthentication]) -> PeerAuthentication | None:
             return min(candidates, key=lambda p: p.name) if candidates else None
@@ -212,8 +232,8 @@ class _Index:
     def network(self, w: Workload) -> tuple[bool, tuple[str, ...]]:
         selecting = [
             p
-            for p in self.read.network_policies
-            if p.namespace == w.namespace and p.ingress and p.pod_selector.matches(w.pod_labels)
+            for p in self.network_policies.get(w.namespace, [])
+            if p.ingress and p.pod_selector.matches(w.pod_labels)
         ]
         denied = bool(selecting) or _beta_default_deny(self.namespaces.get(w.namespace))
         isolated = denied and not any(p.ingress_open for p in selecting)
@@ -223,7 +243,8 @@ class _Index:
         return tuple(
             sorted(
                 f"{p.namespace}/{p.name} ({p.action})"
-                for p in self.read.authorization_policies
+                for ns in {w.namespace, self.root}
+                for p in self.authorization_policies.get(ns, [])
                 if p.action != "AUDIT" and p.applies_to(w.namespace, w.pod_labels, self.root)
             )
         )

@@ -34,19 +34,26 @@ def read_manifests(
 ) -> K8sRead:
     """Every object of every file under ``paths``."""
     read = K8sRead()
+    for file in manifest_files(paths):
+        source = os.path.normpath(file)
+        read_text(read_bytes(file, source, limits), source, limits, read, default_namespace)
+    return read
+
+
+def manifest_files(paths: Sequence[Path]) -> list[Path]:
+    """The files ``paths`` name: files as given, folders walked (sorted)."""
+    found: list[Path] = []
     for path in paths:
         if path.is_dir():
             files = _files_under(path)
             if not files:
                 raise InputError(str(path), None, "no .yaml, .yml or .json file in this folder")
+            found += files
         elif path.is_file():
-            files = [path]
+            found.append(path)
         else:
             raise InputError(str(path), None, "no such file or directory")
-        for file in files:
-            source = os.path.normpath(file)
-            read_text(_read_bytes(file, source, limits), source, limits, read, default_namespace)
-    return read
+    return found
 
 
 def read_text(
@@ -112,7 +119,8 @@ def _at(place: str, step: str) -> str:
     return f"{place}: {step}" if place else step
 
 
-def _read_bytes(path: Path, source: str, limits: Limits) -> bytes:
+def read_bytes(path: Path, source: str, limits: Limits) -> bytes:
+    """A file's bytes, refused over the size limit before it is read."""
     try:
         size = path.stat().st_size
         if size > limits.max_bytes:
