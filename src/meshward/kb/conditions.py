@@ -236,6 +236,20 @@ def check(condition: Condition, schema: FactSchema, where: str = "") -> None:
             )
 
 
+def holds(condition: Condition, facts: Facts) -> bool:
+    """The verdict alone, without building a trace (``evaluate`` gives the same answer)."""
+    op = condition.op
+    if op == "always":
+        return True
+    if op == "all":
+        return all(holds(child, facts) for child in condition.children)
+    if op == "any":
+        return any(holds(child, facts) for child in condition.children)
+    if op == "not":
+        return not holds(condition.children[0], facts)
+    return evaluate(condition, facts).result
+
+
 def evaluate(condition: Condition, facts: Facts) -> Trace:
     """The verdict and its trace; never raises for missing facts (they make tests false)."""
     op = condition.op

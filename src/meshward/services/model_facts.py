@@ -11,12 +11,12 @@ component at the other end of each API link.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from meshward.kb.conditions import FactValue, evaluate
 from meshward.kb.inference import SbomFacts
@@ -179,75 +179,107 @@ def _prefill(question: Question, base: dict[str, FactValue]) -> FactValue | None
     return None
 
 
-def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = None) -> Gathered:
-    """Facts for ``cv_ids`` (None: every component version)."""
-    cv_rows = session.execute(
-        select(
-            ComponentVersion.id,
-            ComponentVersion.component_id,
-            ComponentVersion.version,
-            Component.key,
-            Component.name,
-            Component.kind,
-            Component.lifecycle,
-            Component.domain_id,
-            Domain.path,
-        )
-        .join(Component, Component.id == ComponentVersion.component_id)
-        .outerjoin(Domain, Domain.id == Component.domain_id)
-        .order_by(ComponentVersion.id)
-    ).all()
-    representative: dict[int, int] = {}
-    for row in cv_rows:
-        representative[row.component_id] = row.id  # ordered by id: the newest wins
-    comp_key_to_id = {row.key: row.component_id for row in cv_rows}
+@dataclass(frozen=True)
+class _Link:
+    consumer: int
+    provider: int
+    api: str
+    api_type: str | None
+    deprecated: bool
 
-    links = api_links(session, comp_key_to_id)
-    wanted = {row.id for row in cv_rows} if cv_ids is None else set(cv_ids)
-    linked_components = {c for link in links for c in link[:2]}
-    peers_of: dict[int, set[int]] = defaultdict(set)
-    for consumer, provider, _api, _type, _deprecated in links:
-        peers_of[consumer].add(provider)
-        peers_of[provider].add(consumer)
-    wanted_components = {row.component_id for row in cv_rows if row.id in wanted}
-    for comp in wanted_components & linked_components:
-        for peer in peers_of[comp]:
-            wanted.add(representative[peer])
-    rows = [row for row in cv_rows if row.id in wanted]
-    ids = [row.id for row in rows]
+
+def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = None) -> Gathered:
+    """Facts for ``cv_ids`` (None: every component version), reading only their neighbourhood:
+    the versions asked for, the newest version of their components and of every component
+    linked to them, and the trust zones one link further out. Facts come out the same whether a
+    version is gathered alone or with the whole estate."""
+    components = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Component.id,
+                Component.key,
+                Component.name,
+                Component.kind,
+                Component.lifecycle,
+                Component.domain_id,
+                Domain.path,
+            ).outerjoin(Domain, Domain.id == Component.domain_id)
+        )
+    }
+    representative = {
+        comp: cv
+        for comp, cv in session.execute(
+            select(ComponentVersion.component_id, func.max(ComponentVersion.id)).group_by(
+                ComponentVersion.component_id
+            )
+        )
+    }
+    links = [
+        _Link(*link)
+        for link in api_links(session, {row.key: comp for comp, row in components.items()})
+        if link[0] != link[1]
+    ]
+    partners: dict[int, set[int]] = defaultdict(set)
+    outgoing: dict[int, set[int]] = defaultdict(set)
+    incoming: dict[int, set[int]] = defaultdict(set)
+    consumers: dict[int, int] = defaultdict(int)
+    providers: dict[int, int] = defaultdict(int)
+    for link in links:
+        partners[link.consumer].add(link.provider)
+        partners[link.provider].add(link.consumer)
+        outgoing[link.consumer].add(link.provider)
+        incoming[link.provider].add(link.consumer)
+        providers[link.consumer] += 1
+        consumers[link.provider] += 1
+
+    if cv_ids is None:
+        wanted = set(
+            session.scalars(
+                select(ComponentVersion.id).where(ComponentVersion.component_id.in_(representative))
+            )
+        )
+        scope = set(representative)
+    else:
+        wanted = set(cv_ids)
+        scope = set(
+            session.scalars(
+                select(ComponentVersion.component_id).where(ComponentVersion.id.in_(sorted(wanted)))
+            )
+        )
+        scope |= {p for comp in scope for p in partners[comp]}
+    ids = sorted(wanted | {representative[c] for c in scope if c in representative})
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows += session.execute(
+            select(
+                ComponentVersion.id, ComponentVersion.component_id, ComponentVersion.version
+            ).where(ComponentVersion.id.in_(chunk))
+        ).all()
 
     sbom = _sbom_facts(session, ids)
     deployed = _deployments(session, ids)
     runtime = _runtime_facts(session, {row.component_id for row in rows})
     surveys, origins = _surveys(session, ids)
-    predecessors = _predecessor_surveys(session, cv_rows, ids, surveys)
-
-    consumers: dict[int, int] = defaultdict(int)
-    providers: dict[int, int] = defaultdict(int)
-    for consumer, provider, *_ in links:
-        if consumer != provider:
-            providers[consumer] += 1
-            consumers[provider] += 1
+    predecessors = _predecessor_surveys(session, ids, surveys)
 
     services: dict[int, ServiceFacts] = {}
     for row in rows:
+        comp = components[row.component_id]
         envs = deployed.get(row.id, {})
         seen = runtime.get(row.component_id, {})
-        namespaces = {env: str(v) for env, v in seen.get("namespace", {}).items() if v}
-        clusters = {env: str(v) for env, v in seen.get("cluster", {}).items() if v}
-        internet = any(bool(v) for v in seen.get("internet_facing", {}).values())
         base: dict[str, FactValue] = {
-            "component.type": row.kind or "service",
-            "component.domain": row.path or "",
+            "component.type": comp.kind or "service",
+            "component.domain": comp.path or "",
             "sbom.present": False,
-            "graph.internet_facing": internet,
+            "graph.internet_facing": any(bool(v) for v in seen.get("internet_facing", {}).values()),
             "graph.consumer_count": consumers[row.component_id],
             "graph.provider_count": providers[row.component_id],
             "graph.environments": sorted({name for name, _prod in envs.values()}),
             "graph.runs_in_prod": any(prod for _name, prod in envs.values()),
         }
-        if row.lifecycle:
-            base["component.lifecycle"] = row.lifecycle
+        if comp.lifecycle:
+            base["component.lifecycle"] = comp.lifecycle
         if row.id in sbom:
             base.update(sbom[row.id].as_facts())
         stored = surveys.get(row.id)
@@ -257,15 +289,15 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
         services[row.id] = ServiceFacts(
             cv_id=row.id,
             component_id=row.component_id,
-            component_key=row.key,
-            component_name=row.name,
+            component_key=comp.key,
+            component_name=comp.name,
             version=row.version,
-            domain_id=row.domain_id,
+            domain_id=comp.domain_id,
             facts=base,
             survey=SurveyState(),
             environments={env: name for env, (name, _prod) in envs.items()},
-            namespaces=namespaces,
-            clusters=clusters,
+            namespaces={env: str(v) for env, v in seen.get("namespace", {}).items() if v},
+            clusters={env: str(v) for env, v in seen.get("cluster", {}).items() if v},
             stored=dict(stored or {}),
             inherited_from=inherited_from,
         )
@@ -281,12 +313,9 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
             svc.facts[f"survey.{qid}"] = value
         data = svc.survey.answers.get("data_classes", [])
         data_list = data if isinstance(data, list) else []
-        svc.facts["graph.stores_personal_data"] = bool(
-            svc.survey.answers.get("stores_data") and "personal" in data_list
-        )
-        svc.facts["graph.stores_payment_data"] = bool(
-            svc.survey.answers.get("stores_data") and "payment" in data_list
-        )
+        stores = bool(svc.survey.answers.get("stores_data"))
+        svc.facts["graph.stores_personal_data"] = stores and "personal" in data_list
+        svc.facts["graph.stores_payment_data"] = stores and "payment" in data_list
         svc.facts["graph.shares_datastore_across_domains"] = bool(
             svc.survey.answers.get("datastore_shared")
         )
@@ -294,23 +323,55 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
             svc.facts["graph.internet_facing"] = True
 
     by_component = {c: services[v] for c, v in representative.items() if v in services}
-    link_facts: list[LinkFacts] = []
-    cross_zone: dict[int, tuple[bool, bool]] = {}
-    for consumer, provider, api_key, api_type, deprecated in links:
-        if consumer == provider or consumer not in by_component or provider not in by_component:
-            continue
-        facts = _link_facts(by_component[consumer], by_component[provider], api_type, deprecated)
-        link_facts.append(LinkFacts(consumer, provider, api_key, facts))
-        if facts["link.crosses_zone"]:
-            out_, in_ = cross_zone.get(consumer, (False, False))
-            cross_zone[consumer] = (True, in_)
-            out_, in_ = cross_zone.get(provider, (False, False))
-            cross_zone[provider] = (out_, True)
+    outer = {p for comp in by_component for p in partners[comp]} - set(by_component)
+    zones = {c: _zone_of(svc) for c, svc in by_component.items()}
+    zones.update(_zones(session, outer))
     for svc in services.values():
-        out_, in_ = cross_zone.get(svc.component_id, (False, False))
-        svc.facts["graph.consumes_cross_zone"] = out_
-        svc.facts["graph.consumed_cross_zone"] = in_
+        mine = zones.get(svc.component_id)
+        calls = {zones.get(p) for p in outgoing[svc.component_id]}
+        called = {zones.get(p) for p in incoming[svc.component_id]}
+        svc.facts["graph.consumes_cross_zone"] = bool(mine) and any(z and z != mine for z in calls)
+        svc.facts["graph.consumed_cross_zone"] = bool(mine) and any(z and z != mine for z in called)
+    link_facts = [
+        LinkFacts(
+            link.consumer,
+            link.provider,
+            link.api,
+            _link_facts(
+                by_component[link.consumer],
+                by_component[link.provider],
+                link.api_type,
+                link.deprecated,
+            ),
+        )
+        for link in links
+        if link.consumer in by_component
+        and link.provider in by_component
+        and (link.consumer in scope or link.provider in scope)
+    ]
     return Gathered(services, link_facts, representative)
+
+
+def _zone_of(svc: ServiceFacts) -> str | None:
+    zone = svc.survey.answers.get("zone")
+    return str(zone).strip().lower() or None if zone else None
+
+
+def _zones(session: Session, component_ids: set[int]) -> dict[int, str]:
+    """Each component's trust zone as its newest survey with one says (inherited answers
+    travel forward, so this is what its newest version would resolve)."""
+    out: dict[int, str] = {}
+    for chunk in _chunks(sorted(component_ids)):
+        for comp, answers in session.execute(
+            select(ComponentVersion.component_id, Survey.answers)
+            .join(Survey, Survey.component_version_id == ComponentVersion.id)
+            .where(ComponentVersion.component_id.in_(chunk))
+            .order_by(ComponentVersion.id)
+        ):
+            zone = (answers or {}).get("zone")
+            if isinstance(zone, str) and zone.strip():
+                out[comp] = zone.strip().lower()
+    return out
 
 
 def _link_facts(
@@ -484,26 +545,24 @@ def _inherited_keys(
 
 
 def _predecessor_surveys(
-    session: Session, cv_rows: Sequence[Any], ids: list[int], surveys: dict[int, dict[str, Any]]
+    session: Session, ids: list[int], surveys: dict[int, dict[str, Any]]
 ) -> dict[int, tuple[int, dict[str, Any]]]:
     """For versions without answers: the answers of the newest earlier version that has some."""
     missing = [i for i in ids if i not in surveys]
     if not missing:
         return {}
-    earlier: dict[int, list[int]] = defaultdict(list)
-    component_of = {row.id: row.component_id for row in cv_rows}
-    for row in cv_rows:
-        earlier[row.component_id].append(row.id)
-    candidates = {
-        p for cv in missing for p in earlier[component_of[cv]] if p < cv and p not in surveys
-    }
-    known = {**surveys, **_surveys(session, sorted(candidates))[0]} if candidates else surveys
     out: dict[int, tuple[int, dict[str, Any]]] = {}
-    for cv in missing:
-        for p in reversed(earlier[component_of[cv]]):
-            if p < cv and p in known:
-                out[cv] = (p, known[p])
-                break
+    for chunk in _chunks(missing):
+        earlier = aliased(ComponentVersion)
+        rows = session.execute(
+            select(ComponentVersion.id, Survey.component_version_id, Survey.answers)
+            .join(earlier, earlier.component_id == ComponentVersion.component_id)
+            .join(Survey, Survey.component_version_id == earlier.id)
+            .where(ComponentVersion.id.in_(chunk), earlier.id < ComponentVersion.id)
+            .order_by(ComponentVersion.id, earlier.id)
+        ).all()
+        for cv, origin, answers in rows:
+            out[cv] = (origin, dict(answers or {}))  # ordered: the newest earlier one wins
     return out
 
 

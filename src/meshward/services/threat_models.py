@@ -19,11 +19,11 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from meshward.errors import ConflictError, InputError, MeshwardError, NotFoundError
-from meshward.kb.conditions import evaluate
+from meshward.kb.conditions import Condition, evaluate, holds
 from meshward.kb.loader import KnowledgeBase, check_answer, load_kb
 from meshward.kb.schema import Control, Threat
 from meshward.services import catalog
@@ -47,6 +47,7 @@ from meshward.store.threat_models import (
     ControlTask,
     KbEntry,
     KbRelease,
+    ModelState,
     ModelThreat,
     Platform,
     PlatformMember,
@@ -212,6 +213,8 @@ def _active_keys(session: Session) -> dict[tuple[str, str], set[int]]:
 @dataclass
 class RefreshResult:
     versions: int = 0
+    evaluated: int = 0
+    """Versions whose inputs changed since their last evaluation (the others are skipped)."""
     threats_added: int = 0
     threats_removed: int = 0
     tasks_added: int = 0
@@ -226,39 +229,72 @@ class _Hit:
     role: str
     peer: int
     why: tuple[str, ...]
-    trace: dict[str, Any]
 
 
-def evaluate_models(kb: KnowledgeBase, gathered: Gathered) -> dict[int, list[_Hit]]:
-    """Threats that apply, per component version, with why (pure: no database)."""
-    hits: dict[int, list[_Hit]] = {cv: [] for cv in gathered.services}
+def _why(rule: Condition, facts: dict[str, Any]) -> tuple[str, ...] | None:
+    """The reasons a rule holds, or None; the trace is built only when it does."""
+    if not holds(rule, facts):
+        return None
+    return tuple(evaluate(rule, facts).reasons())
+
+
+def evaluate_models(
+    kb: KnowledgeBase, gathered: Gathered, only: set[int] | None = None
+) -> dict[int, list[_Hit]]:
+    """Threats that apply, per component version (``only``: just these), with why (pure: no
+    database)."""
+    versions = {cv: svc for cv, svc in gathered.services.items() if only is None or cv in only}
+    hits: dict[int, list[_Hit]] = {cv: [] for cv in versions}
     service_threats = [t for t in kb.threats.values() if t.scope == "service"]
     link_threats = [t for t in kb.threats.values() if t.scope == "link"]
-    for cv, svc in gathered.services.items():
+    for cv, svc in versions.items():
         for threat in service_threats:
-            trace = evaluate(threat.applies_when, svc.facts)
-            if trace.result:
-                hits[cv].append(
-                    _Hit(threat.id, "service", 0, tuple(trace.reasons()), trace.to_data())
-                )
+            why = _why(threat.applies_when, svc.facts)
+            if why is not None:
+                hits[cv].append(_Hit(threat.id, "service", 0, why))
     versions_of: dict[int, list[int]] = defaultdict(list)
-    for cv, svc in gathered.services.items():
+    for cv, svc in versions.items():
         versions_of[svc.component_id].append(cv)
     for link in gathered.links:
+        ends = (
+            versions_of.get(link.consumer_component_id, []),
+            versions_of.get(link.provider_component_id, []),
+        )
+        if not ends[0] and not ends[1]:
+            continue
         for threat in link_threats:
-            trace = evaluate(threat.applies_when, link.facts)
-            if not trace.result:
+            why = _why(threat.applies_when, link.facts)
+            if why is None:
                 continue
-            why = tuple(trace.reasons())
-            for cv in versions_of[link.consumer_component_id]:
-                hits[cv].append(
-                    _Hit(threat.id, "consumer", link.provider_component_id, why, trace.to_data())
-                )
-            for cv in versions_of[link.provider_component_id]:
-                hits[cv].append(
-                    _Hit(threat.id, "provider", link.consumer_component_id, why, trace.to_data())
-                )
+            for cv in ends[0]:
+                hits[cv].append(_Hit(threat.id, "consumer", link.provider_component_id, why))
+            for cv in ends[1]:
+                hits[cv].append(_Hit(threat.id, "provider", link.consumer_component_id, why))
     return hits
+
+
+def _digests(
+    kb: KnowledgeBase, gathered: Gathered, ids: list[int], review: set[int]
+) -> dict[int, str]:
+    """What each version's model depends on, hashed: KB release, facts, its links' facts,
+    the platforms that cover it, and whether unmapped scan results need the review control."""
+    links_of: dict[int, list[Any]] = defaultdict(list)
+    for link in gathered.links:
+        links_of[link.consumer_component_id].append(("c", link.provider_component_id, link.facts))
+        links_of[link.provider_component_id].append(("p", link.consumer_component_id, link.facts))
+    out = {}
+    for cv in ids:
+        svc = gathered.services[cv]
+        payload = [
+            kb.digest,
+            svc.facts,
+            svc.platforms,
+            sorted(links_of[svc.component_id], key=lambda x: (x[0], x[1])),
+            cv in review,
+            svc.inherited_from,
+        ]
+        out[cv] = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return out
 
 
 def required_controls(
@@ -288,9 +324,20 @@ def refresh(
     result = RefreshResult(versions=len(targets), gathered=gathered)
     if not targets:
         return result
-    hits = evaluate_models(kb, gathered)
-    now = utcnow()
     ids = sorted(targets)
+    review = unmapped_versions(session, ids) if REVIEW_CONTROL in kb.controls else set()
+    digests = _digests(kb, gathered, ids, review)
+    stored_digests: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        query = select(ModelState.component_version_id, ModelState.digest)
+        for cv, digest in session.execute(query.where(ModelState.component_version_id.in_(chunk))):
+            stored_digests[cv] = digest
+    ids = [cv for cv in ids if stored_digests.get(cv) != digests[cv]]
+    result.evaluated = len(ids)
+    if not ids:
+        return result
+    hits = evaluate_models(kb, gathered, set(ids))
+    now = utcnow()
 
     # inherited survey answers become the new version's own starting point
     new_surveys = [
@@ -341,7 +388,6 @@ def refresh(
                         "peer_component_id": hit.peer,
                         "active": True,
                         "why": list(hit.why),
-                        "trace": hit.trace,
                         "likelihood": threat.likelihood,
                         "impact": threat.impact,
                         "first_seen": now,
@@ -355,7 +401,6 @@ def refresh(
                         "id": known.id,
                         "active": True,
                         "why": list(hit.why),
-                        "trace": hit.trace,
                         "likelihood": threat.likelihood,
                         "impact": threat.impact,
                         "changed_at": now,
@@ -371,7 +416,13 @@ def refresh(
     if updates:
         session.execute(update(ModelThreat), updates)
 
-    _refresh_tasks(session, kb, gathered, hits, ids, now, result)
+    _refresh_tasks(session, kb, gathered, hits, ids, now, result, review)
+    for chunk in _chunks(ids):
+        session.execute(delete(ModelState).where(ModelState.component_version_id.in_(chunk)))
+    session.execute(
+        insert(ModelState),
+        [{"component_version_id": cv, "digest": digests[cv], "evaluated_at": now} for cv in ids],
+    )
     if result.threats_added or result.threats_removed or result.tasks_added or result.tasks_retired:
         audit.record(
             session,
@@ -398,6 +449,7 @@ def _refresh_tasks(
     ids: list[int],
     now: datetime,
     result: RefreshResult,
+    review: set[int],
 ) -> None:
     existing: dict[tuple[int, str], Any] = {}
     for chunk in _chunks(ids):
@@ -413,8 +465,12 @@ def _refresh_tasks(
             ).where(ControlTask.component_version_id.in_(chunk))
         ):
             existing[(row[1], row[2])] = row
-    predecessor_tasks = _predecessor_tasks(session, gathered, ids, existing)
-    review = unmapped_versions(session, ids) if REVIEW_CONTROL in kb.controls else set()
+    by_version: dict[int, dict[str, Any]] = defaultdict(dict)
+    for (task_cv, control_key), row in existing.items():
+        by_version[task_cv][control_key] = row
+    predecessor_tasks = _predecessor_tasks(
+        session, gathered, [cv for cv in ids if cv not in by_version]
+    )
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for cv in ids:
@@ -460,8 +516,8 @@ def _refresh_tasks(
                         "updated_at": now,
                     }
                 )
-        for (task_cv, control_key), row in existing.items():
-            if task_cv != cv or control_key in needed or not row.active:
+        for control_key, row in by_version.get(cv, {}).items():
+            if control_key in needed or not row.active:
                 continue
             retired = control_key not in kb.controls
             updates.append(
@@ -482,10 +538,10 @@ def _refresh_tasks(
 
 
 def _predecessor_tasks(
-    session: Session, gathered: Gathered, ids: list[int], existing: dict[tuple[int, str], Any]
+    session: Session, gathered: Gathered, fresh: list[int]
 ) -> dict[tuple[int, str], dict[str, Any]]:
-    """Decisions a new version starts from: its predecessor's non-default task states."""
-    fresh = [cv for cv in ids if not any(k[0] == cv for k in existing)]
+    """Decisions a version with no tasks yet starts from: its predecessor's non-default task
+    states."""
     if not fresh:
         return {}
     components = {gathered.services[cv].component_id for cv in fresh}

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+import orjson
+from sqlalchemy import Text, cast, delete, insert, literal, select
 from sqlalchemy.orm import Session
 
 from meshward.errors import MeshwardError, NotFoundError
@@ -36,6 +37,7 @@ from meshward.services import catalog
 from meshward.services import threat_models as tm
 from meshward.services.scan_state import REVIEW_CONTROL, effective_scans
 from meshward.store import audit
+from meshward.store.bulk import bulk_insert
 from meshward.store.models import ComponentVersion, Finding, SbomDocument
 from meshward.store.scan_models import ControlVerification, ManualTest, Scan, ScanResult
 from meshward.store.threat_models import ControlTask
@@ -121,14 +123,15 @@ def upload_scan(
         return _upload_result(existing, component, version, unchanged=True)
     kb = tm.current_kb(session)
     previous = _previous_scan(session, cv, tool_name)
-    previous_open: dict[str, ScanResult] = {}
+    previous_open: dict[str, int] = {}
     if previous is not None:
-        for row in session.scalars(
-            select(ScanResult).where(
-                ScanResult.scan_id == previous.id, ScanResult.lifecycle != "gone"
-            )
-        ):
-            previous_open[row.fingerprint] = row
+        previous_open = dict(
+            session.execute(  # type: ignore[arg-type]
+                select(ScanResult.fingerprint, ScanResult.id).where(
+                    ScanResult.scan_id == previous.id, ScanResult.lifecycle != "gone"
+                )
+            ).all()
+        )
     scan = Scan(
         component_version_id=cv.id,
         tool=tool_name,
@@ -144,9 +147,9 @@ def upload_scan(
     session.add(scan)
     session.flush()
     mapper = ControlMapper(kb)
-    rows, counts = _result_rows(scan, cv.id, report, mapper, previous_open)
-    if rows:
-        session.execute(insert(ScanResult), rows)
+    rows, gone, counts = _result_rows(scan, cv.id, report, mapper, previous_open)
+    bulk_insert(session, ScanResult.__table__, RESULT_COLUMNS, rows)  # type: ignore[arg-type]
+    _copy_gone(session, scan.id, cv.id, gone)
     scan.summary = counts
     result = _upload_result(scan, component, version, unchanged=False)
     tm.refresh(session, [cv.id], kb=kb)
@@ -185,16 +188,38 @@ def _upload_result(scan: Scan, component: str, version: str, *, unchanged: bool)
     )
 
 
+RESULT_COLUMNS = (
+    "scan_id",
+    "component_version_id",
+    "tool",
+    "fingerprint",
+    "rule_id",
+    "rule_name",
+    "severity",
+    "message",
+    "cwes",
+    "location",
+    "suppressed",
+    "suppression",
+    "controls",
+    "unmapped",
+    "lifecycle",
+)
+"""The order of a result row given to ``bulk_insert`` (JSON columns as JSON text)."""
+
+
 def _result_rows(
     scan: Scan,
     cv_id: int,
     report: ScanReport,
     mapper: ControlMapper,
-    previous_open: dict[str, ScanResult],
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    rows: list[dict[str, Any]] = []
+    previous_open: dict[str, int],
+) -> tuple[list[tuple[Any, ...]], list[int], dict[str, int]]:
+    """The report's rows, and the ids of the previous scan's results now gone."""
+    rows: list[tuple[Any, ...]] = []
     counts = {"new": 0, "present": 0, "gone": 0, "suppressed": 0, "unmapped": 0}
     seen: set[str] = set()
+    dumped: dict[tuple[str, ...], str] = {}  # a rule's CWEs and controls repeat: dump once
     for finding in report.results:
         if finding.fingerprint in seen:
             continue  # the same result twice in one report (SARIF runs overlap): once
@@ -204,36 +229,49 @@ def _result_rows(
         counts[lifecycle] += 1
         counts["suppressed"] += finding.suppressed
         counts["unmapped"] += not controls
-        rows.append(_row(scan.id, cv_id, finding, controls, lifecycle))
-    for fingerprint, old in previous_open.items():
-        if fingerprint in seen:
-            continue
-        counts["gone"] += 1
-        rows.append(
-            {
-                "scan_id": scan.id,
-                "component_version_id": cv_id,
-                "tool": old.tool,
-                "fingerprint": old.fingerprint,
-                "rule_id": old.rule_id,
-                "rule_name": old.rule_name,
-                "severity": old.severity,
-                "message": old.message,
-                "cwes": list(old.cwes),
-                "location": dict(old.location),
-                "suppressed": old.suppressed,
-                "suppression": dict(old.suppression),
-                "controls": list(old.controls),
-                "unmapped": old.unmapped,
-                "lifecycle": "gone",
-            }
+        rows.append(_row(scan.id, cv_id, finding, controls, lifecycle, dumped))
+    gone = sorted(i for fp, i in previous_open.items() if fp not in seen)
+    counts["gone"] = len(gone)
+    return rows, gone, counts
+
+
+def _copy_gone(session: Session, scan_id: int, cv_id: int, gone: list[int]) -> None:
+    """A result gone since the previous scan is kept as a row of this scan, copied in SQL."""
+    copied = [
+        c for c in RESULT_COLUMNS if c not in ("scan_id", "component_version_id", "lifecycle")
+    ]
+    for chunk in _chunks(gone):
+        session.execute(
+            insert(ScanResult).from_select(
+                ["scan_id", "component_version_id", *copied, "lifecycle"],
+                select(
+                    literal(scan_id),
+                    literal(cv_id),
+                    *(getattr(ScanResult, c) for c in copied),
+                    literal("gone"),
+                )
+                .where(ScanResult.id.in_(chunk))
+                .order_by(ScanResult.id),
+            )
         )
-    return rows, counts
+
+
+def _json(value: Any, cache: dict[tuple[str, ...], str]) -> str:
+    key = tuple(value)
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = orjson.dumps(value).decode()
+    return text
 
 
 def _row(
-    scan_id: int, cv_id: int, finding: ScanFinding, controls: list[str], lifecycle: str
-) -> dict[str, Any]:
+    scan_id: int,
+    cv_id: int,
+    finding: ScanFinding,
+    controls: list[str],
+    lifecycle: str,
+    dumped: dict[tuple[str, ...], str],
+) -> tuple[Any, ...]:
     loc = finding.location
     location: dict[str, Any] = {
         k: v
@@ -267,23 +305,23 @@ def _row(
             "status": finding.suppression.status,
             "justification": finding.suppression.justification,
         }
-    return {
-        "scan_id": scan_id,
-        "component_version_id": cv_id,
-        "tool": finding.tool,
-        "fingerprint": finding.fingerprint[:128],
-        "rule_id": finding.rule_id[:500],
-        "rule_name": finding.rule_name[:500] if finding.rule_name else None,
-        "severity": finding.severity,
-        "message": finding.message,
-        "cwes": list(finding.cwes),
-        "location": location,
-        "suppressed": finding.suppressed,
-        "suppression": suppression,
-        "controls": controls,
-        "unmapped": not controls,
-        "lifecycle": lifecycle,
-    }
+    return (
+        scan_id,
+        cv_id,
+        finding.tool,
+        finding.fingerprint[:128],
+        finding.rule_id[:500],
+        finding.rule_name[:500] if finding.rule_name else None,
+        finding.severity,
+        finding.message,
+        _json(finding.cwes, dumped),
+        orjson.dumps(location).decode(),
+        finding.suppressed,
+        orjson.dumps(suppression).decode(),
+        _json(controls, dumped),
+        not controls,
+        lifecycle,
+    )
 
 
 def _previous_scan(session: Session, cv: ComponentVersion, tool: str) -> Scan | None:
@@ -334,13 +372,14 @@ def recompute(
     scans = effective_scans(session, cv_ids)
     scan_by_id = {s.id: s for group in scans.values() for s in group}
     failing: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    decoded: dict[str, list[str]] = {}
     for chunk in _chunks(sorted(scan_by_id)):
         for rid, sid, cv, controls, unmapped in session.execute(
             select(
                 ScanResult.id,
                 ScanResult.scan_id,
                 ScanResult.component_version_id,
-                ScanResult.controls,
+                cast(ScanResult.controls, Text),  # a rule's list repeats: decode it once
                 ScanResult.unmapped,
             ).where(
                 ScanResult.scan_id.in_(chunk),
@@ -348,7 +387,10 @@ def recompute(
                 ScanResult.suppressed.is_(False),
             )
         ):
-            for control in [REVIEW_CONTROL] if unmapped else controls:
+            listed = decoded.get(controls)
+            if listed is None:
+                listed = decoded[controls] = orjson.loads(controls)
+            for control in [REVIEW_CONTROL] if unmapped else listed:
                 failing[(cv, control)].append((sid, rid))
     sca = _sca_evidence(session, cv_ids, kb)
     for key, finding_ids in sca["failing"].items():

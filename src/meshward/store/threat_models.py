@@ -84,11 +84,23 @@ class ModelThreat(Base):
     active: Mapped[bool] = mapped_column(default=True)
     """False once the threat stops applying or is retired from the KB (kept, never deleted)."""
     why: Mapped[list[str]] = mapped_column(default=list)
-    trace: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """The tests of the rule's trace that made it apply."""
     likelihood: Mapped[int] = mapped_column(default=3)
     impact: Mapped[int] = mapped_column(default=3)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelState(Base):
+    """What a component version's model was last evaluated from: a digest of the KB release,
+    its facts, its links' facts and its platforms. Unchanged digest, nothing to re-evaluate."""
+
+    __tablename__ = "model_states"
+    component_version_id: Mapped[int] = mapped_column(
+        ForeignKey("component_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    evaluated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ControlTask(Base):

@@ -97,6 +97,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_control_tasks_control_key'), ['control_key'], unique=False)
         batch_op.create_index('ix_control_tasks_status', ['status'], unique=False)
 
+    op.create_table('model_states',
+    sa.Column('component_version_id', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('evaluated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['component_version_id'], ['component_versions.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('component_version_id')
+    )
     op.create_table('model_threats',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('component_version_id', sa.Integer(), nullable=False),
@@ -105,7 +112,6 @@ def upgrade() -> None:
     sa.Column('peer_component_id', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('why', sa.JSON(), nullable=False),
-    sa.Column('trace', sa.JSON(), nullable=False),
     sa.Column('likelihood', sa.Integer(), nullable=False),
     sa.Column('impact', sa.Integer(), nullable=False),
     sa.Column('first_seen', sa.DateTime(), nullable=False),
@@ -155,6 +161,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_model_threats_component_version_id'))
 
     op.drop_table('model_threats')
+    op.drop_table('model_states')
     with op.batch_alter_table('control_tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_control_tasks_status')
         batch_op.drop_index(batch_op.f('ix_control_tasks_control_key'))
