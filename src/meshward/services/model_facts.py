@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from meshward.kb.conditions import FactValue, evaluate
@@ -193,33 +193,33 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
     the versions asked for, the newest version of their components and of every component
     linked to them, and the trust zones one link further out. Facts come out the same whether a
     version is gathered alone or with the whole estate."""
-    components = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Component.id,
-                Component.key,
-                Component.name,
-                Component.kind,
-                Component.lifecycle,
-                Component.domain_id,
-                Domain.path,
-            ).outerjoin(Domain, Domain.id == Component.domain_id)
-        )
-    }
-    representative = {
-        comp: cv
-        for comp, cv in session.execute(
-            select(ComponentVersion.component_id, func.max(ComponentVersion.id)).group_by(
-                ComponentVersion.component_id
+    if cv_ids is None:
+        wanted_components: set[int] | None = None
+        wanted: set[int] = set()
+    else:
+        wanted = set(cv_ids)
+        wanted_components = set()
+        for chunk in _chunks(sorted(wanted)):
+            wanted_components |= set(
+                session.scalars(
+                    select(ComponentVersion.component_id).where(ComponentVersion.id.in_(chunk))
+                )
             )
-        )
-    }
+    components, raw_links = _neighbourhood(session, wanted_components)
+    by_key = {row.key: comp for comp, row in components.items()}
     links = [
-        _Link(*link)
-        for link in api_links(session, {row.key: comp for comp, row in components.items()})
-        if link[0] != link[1]
+        _Link(by_key[c], by_key[p], api, api_type, (lifecycle or "").lower() == "deprecated")
+        for c, p, api, api_type, lifecycle in raw_links
+        if c in by_key and p in by_key and c != p
     ]
+    representative: dict[int, int] = {}
+    for chunk in _chunks(sorted(components)):
+        for comp, cv in session.execute(
+            select(ComponentVersion.component_id, func.max(ComponentVersion.id))
+            .where(ComponentVersion.component_id.in_(chunk))
+            .group_by(ComponentVersion.component_id)
+        ):
+            representative[comp] = cv
     partners: dict[int, set[int]] = defaultdict(set)
     outgoing: dict[int, set[int]] = defaultdict(set)
     incoming: dict[int, set[int]] = defaultdict(set)
@@ -233,7 +233,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
         providers[link.consumer] += 1
         consumers[link.provider] += 1
 
-    if cv_ids is None:
+    if wanted_components is None:
         wanted = set(
             session.scalars(
                 select(ComponentVersion.id).where(ComponentVersion.component_id.in_(representative))
@@ -241,13 +241,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
         )
         scope = set(representative)
     else:
-        wanted = set(cv_ids)
-        scope = set(
-            session.scalars(
-                select(ComponentVersion.component_id).where(ComponentVersion.id.in_(sorted(wanted)))
-            )
-        )
-        scope |= {p for comp in scope for p in partners[comp]}
+        scope = wanted_components | {p for comp in wanted_components for p in partners[comp]}
     ids = sorted(wanted | {representative[c] for c in scope if c in representative})
     rows: list[Any] = []
     for chunk in _chunks(ids):
@@ -352,6 +346,44 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
     return Gathered(services, link_facts, representative)
 
 
+def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int, Any], list[Any]]:
+    """Components and API links to read: everything, or the wanted components, their link
+    partners, and the partners' links (whose far ends only lend their trust zone)."""
+    columns = (
+        Component.id,
+        Component.key,
+        Component.name,
+        Component.kind,
+        Component.lifecycle,
+        Component.domain_id,
+        Domain.path,
+    )
+    base = select(*columns).outerjoin(Domain, Domain.id == Component.domain_id)
+    if wanted is None:
+        return {row.id: row for row in session.execute(base)}, _link_rows(session, None)
+
+    def load(ids: set[int] | None = None, keys: set[str] | None = None) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        values = sorted(ids) if ids is not None else sorted(keys or ())
+        column = Component.id if ids is not None else Component.key
+        for start in range(0, len(values), 400):
+            for row in session.execute(base.where(column.in_(values[start : start + 400]))):
+                out[row.id] = row
+        return out
+
+    components = load(ids=wanted)
+    first = _link_rows(session, {row.key for row in components.values()})
+    partner_keys = {k for c, p, *_ in first for k in (c, p)} - {
+        row.key for row in components.values()
+    }
+    second = _link_rows(session, partner_keys) if partner_keys else []
+    far_keys = {k for c, p, *_ in second for k in (c, p)}
+    components.update(load(keys=(partner_keys | far_keys) - {r.key for r in components.values()}))
+    seen: dict[tuple[str, str, str], Any] = {(r[0], r[1], r[2]): r for r in first}
+    seen.update({(r[0], r[1], r[2]): r for r in second})
+    return components, [seen[k] for k in sorted(seen)]
+
+
 def _zone_of(svc: ServiceFacts) -> str | None:
     zone = svc.survey.answers.get("zone")
     return str(zone).strip().lower() or None if zone else None
@@ -420,12 +452,24 @@ def _link_facts(
 
 
 def api_links(
-    session: Session, comp_key_to_id: dict[str, int]
+    session: Session, comp_key_to_id: dict[str, int], touching: set[str] | None = None
 ) -> list[tuple[int, int, str, str | None, bool]]:
-    """(consumer component, provider component, api key, api type, deprecated) per link."""
+    """(consumer component, provider component, api key, api type, deprecated) per link;
+    ``touching``: only links with one of these component keys at either end."""
+    out = []
+    for consumer, provider, api, api_type, lifecycle in _link_rows(session, touching):
+        if consumer in comp_key_to_id and provider in comp_key_to_id:
+            deprecated = (lifecycle or "").lower() == "deprecated"
+            out.append(
+                (comp_key_to_id[consumer], comp_key_to_id[provider], api, api_type, deprecated)
+            )
+    return out
+
+
+def _link_rows(session: Session, touching: set[str] | None) -> list[Any]:
     consumes = Relation.__table__.alias("consumes")
     provides = Relation.__table__.alias("provides")
-    rows = session.execute(
+    query = (
         select(
             consumes.c.source_key,
             provides.c.source_key,
@@ -440,15 +484,18 @@ def api_links(
         .outerjoin(Api, Api.key == consumes.c.target_key)
         .where(consumes.c.type == "consumesApi")
         .order_by(consumes.c.source_key, provides.c.source_key, consumes.c.target_key)
-    ).all()
-    out = []
-    for consumer, provider, api, api_type, lifecycle in rows:
-        if consumer in comp_key_to_id and provider in comp_key_to_id:
-            deprecated = (lifecycle or "").lower() == "deprecated"
-            out.append(
-                (comp_key_to_id[consumer], comp_key_to_id[provider], api, api_type, deprecated)
-            )
-    return out
+    )
+    if touching is None:
+        return list(session.execute(query).all())
+    rows: dict[tuple[str, str, str], Any] = {}
+    keys = sorted(touching)
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        for row in session.execute(
+            query.where(or_(consumes.c.source_key.in_(chunk), provides.c.source_key.in_(chunk)))
+        ):
+            rows[(row[0], row[1], row[2])] = row
+    return [rows[k] for k in sorted(rows)]
 
 
 def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
