@@ -122,7 +122,9 @@ def upload_scan(
     if existing is not None:
         return _upload_result(existing, component, version, unchanged=True)
     kb = tm.current_kb(session)
-    previous = _previous_scan(session, cv, tool_name)
+    # a merge scan covers part of what the tool scans (one module): comparing it with the
+    # tool's previous scan would call everything outside that part "gone"
+    previous = _previous_scan(session, cv, tool_name) if policy == "replace" else None
     previous_open: dict[str, int] = {}
     if previous is not None:
         previous_open = dict(
@@ -403,7 +405,7 @@ def recompute(
     ).all()
     states: dict[tuple[int, str], str] = {}
     rows: list[dict[str, Any]] = []
-    keys = {(cv, c) for cv, c in tasks} | set(failing)
+    keys = {(cv, c) for cv, c in tasks} | set(failing) | set(manual)
     for cv, control_key in sorted(keys):
         if cv not in cv_ids:
             continue

@@ -22,7 +22,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise HTTPException(413, f"SBOM over the {limit}-byte limit")
+            raise HTTPException(413, f"document over the {limit:,}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
 
