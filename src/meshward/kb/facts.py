@@ -139,7 +139,9 @@ SERVICE_FACTS: dict[str, FactSpec] = {
     "graph.stores_personal_data": FactSpec("bool", "holds personal data (survey data classes)"),
     "graph.stores_payment_data": FactSpec("bool", "holds payment data (survey data classes)"),
     "graph.shares_datastore_across_domains": FactSpec(
-        "bool", "a datastore it uses is also used by a component of another domain"
+        "bool",
+        "a datastore it uses is also used by another domain (survey, or a catalog Resource "
+        "both depend on)",
     ),
 }
 

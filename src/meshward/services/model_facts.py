@@ -296,6 +296,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
             inherited_from=inherited_from,
         )
 
+    shared_stores = _shared_resources(session, {row.component_id for row in rows}, components)
     inherited_keys = _inherited_keys(session, services, origins)
     _platforms(session, services)
     for svc in services.values():
@@ -312,7 +313,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
         svc.facts["graph.stores_payment_data"] = stores and "payment" in data_list
         svc.facts["graph.shares_datastore_across_domains"] = bool(
             svc.survey.answers.get("datastore_shared")
-        )
+        ) or (svc.component_id in shared_stores)
         if svc.survey.answers.get("exposure") == "internet":
             svc.facts["graph.internet_facing"] = True
 
@@ -382,6 +383,37 @@ def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int,
     seen: dict[tuple[str, str, str], Any] = {(r[0], r[1], r[2]): r for r in first}
     seen.update({(r[0], r[1], r[2]): r for r in second})
     return components, [seen[k] for k in sorted(seen)]
+
+
+def _shared_resources(
+    session: Session, component_ids: set[int], components: dict[int, Any]
+) -> set[int]:
+    """Components that depend on a catalog Resource (a database, a bucket, a queue) that a
+    component of another domain depends on too: Backstage ``dependsOn`` to ``resource:``."""
+    keys = {components[c].key: c for c in component_ids if c in components}
+    if not keys:
+        return set()
+    mine: dict[str, set[int]] = defaultdict(set)
+    for start in range(0, len(keys), 400):
+        chunk = sorted(keys)[start : start + 400]
+        for source, target in session.execute(
+            select(Relation.source_key, Relation.target_key).where(
+                Relation.type == "dependsOn",
+                Relation.source_key.in_(chunk),
+                Relation.target_key.like("resource:%"),
+            )
+        ):
+            mine[target].add(keys[source])
+    if not mine:
+        return set()
+    domains_of: dict[str, set[int | None]] = defaultdict(set)
+    for target, domain in session.execute(
+        select(Relation.target_key, Component.domain_id)
+        .join(Component, Component.key == Relation.source_key)
+        .where(Relation.type == "dependsOn", Relation.target_key.in_(sorted(mine)))
+    ):
+        domains_of[target].add(domain)
+    return {c for target, comps in mine.items() if len(domains_of[target]) > 1 for c in comps}
 
 
 def _zone_of(svc: ServiceFacts) -> str | None:
