@@ -155,14 +155,21 @@ def _answer_surveys(store: Store, rng: random.Random) -> int:
             )
         ).all()
         now = utcnow().replace(tzinfo=None)
+        picks = [(cv, rng.choice(PROFILES)) for _comp, cv in first]
         rows = [
-            (cv, orjson.dumps(rng.choice(PROFILES)).decode(), None, "bench", now)
-            for _comp, cv in first
+            (cv, orjson.dumps(p).decode(), p.get("zone"), None, "bench", now) for cv, p in picks
         ]
         bulk_insert(
             s,
             Survey.__table__,
-            ("component_version_id", "answers", "inherited_from_id", "updated_by", "updated_at"),
+            (
+                "component_version_id",
+                "answers",
+                "zone",
+                "inherited_from_id",
+                "updated_by",
+                "updated_at",
+            ),
             rows,
         )
         tm.declare_platform(s, "mesh-prod", ["mtls", "authz_policy"], environment="prod")

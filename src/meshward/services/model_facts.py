@@ -416,9 +416,14 @@ def _shared_resources(
     return {c for target, comps in mine.items() if len(domains_of[target]) > 1 for c in comps}
 
 
+def zone_of_answers(answers: dict[str, Any]) -> str | None:
+    """A survey's trust zone as compared everywhere: trimmed, lower-cased, None when empty."""
+    zone = answers.get("zone")
+    return zone.strip().lower() or None if isinstance(zone, str) else None
+
+
 def _zone_of(svc: ServiceFacts) -> str | None:
-    zone = svc.survey.answers.get("zone")
-    return str(zone).strip().lower() or None if zone else None
+    return zone_of_answers(svc.survey.answers)
 
 
 def _zones(session: Session, component_ids: set[int]) -> dict[int, str]:
@@ -426,15 +431,14 @@ def _zones(session: Session, component_ids: set[int]) -> dict[int, str]:
     travel forward, so this is what its newest version would resolve)."""
     out: dict[int, str] = {}
     for chunk in _chunks(sorted(component_ids)):
-        for comp, answers in session.execute(
-            select(ComponentVersion.component_id, Survey.answers)
+        for comp, zone in session.execute(
+            select(ComponentVersion.component_id, Survey.zone)
             .join(Survey, Survey.component_version_id == ComponentVersion.id)
-            .where(ComponentVersion.component_id.in_(chunk))
+            .where(ComponentVersion.component_id.in_(chunk), Survey.zone.is_not(None))
             .order_by(ComponentVersion.id)
         ):
-            zone = (answers or {}).get("zone")
-            if isinstance(zone, str) and zone.strip():
-                out[comp] = zone.strip().lower()
+            if zone:
+                out[comp] = zone
     return out
 
 
@@ -455,9 +459,8 @@ def _link_facts(
         and consumer.clusters[env] != provider.clusters[env]
         for env in common_envs
     )
-    zone_a = consumer.survey.answers.get("zone")
-    zone_b = provider.survey.answers.get("zone")
-    crosses_zone = bool(zone_a and zone_b and str(zone_a).lower() != str(zone_b).lower())
+    zone_a, zone_b = _zone_of(consumer), _zone_of(provider)
+    crosses_zone = bool(zone_a and zone_b and zone_a != zone_b)
     protocols = provider.survey.answers.get("protocols", [])
     protocol_list = protocols if isinstance(protocols, list) else []
     mtls = "mtls" in provider.platforms or provider.survey.answers.get("service_auth") == "mtls"

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from meshward.errors import ConflictError, InputError, MeshwardError, NotFoundError
@@ -33,9 +33,11 @@ from meshward.services.model_facts import (
     api_links,
     gather,
     predecessor_of,
+    zone_of_answers,
 )
 from meshward.services.scan_state import REVIEW_CONTROL, unmapped_versions
 from meshward.store import audit
+from meshward.store.auth_models import AuditEvent
 from meshward.store.models import (
     Application,
     ApplicationVersion,
@@ -56,6 +58,24 @@ from meshward.store.threat_models import (
 from meshward.store.types import utcnow
 
 STATUSES = ("todo", "in_progress", "done", "not_applicable", "risk_accepted")
+_FRESH = "meshward.fresh_models"
+"""``session.info`` key: versions refreshed in this transaction since its last change."""
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_fresh(session: Session, _context: Any) -> None:
+    """Any change but an audit record may change facts: reads must refresh again."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(not isinstance(obj, AuditEvent) for obj in changed):
+        session.info.pop(_FRESH, None)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_transaction(session: Session, *_: Any) -> None:
+    session.info.pop(_FRESH, None)
+
+
 NEEDS_REASON = frozenset({"not_applicable", "risk_accepted"})
 _KB_CACHE: dict[str, KnowledgeBase] = {}
 
@@ -319,6 +339,9 @@ def refresh(
     """Re-evaluate the models of ``cv_ids`` (None: all) and write the differences in bulk."""
     kb = kb or current_kb(session)
     wanted = None if cv_ids is None else sorted(set(cv_ids))
+    fresh: set[int] = session.info.get(_FRESH, set())
+    if wanted is not None and fresh.issuperset(wanted):
+        return RefreshResult(versions=len(wanted))
     gathered = gather(session, kb, wanted)
     targets = set(gathered.services) if wanted is None else set(wanted) & set(gathered.services)
     result = RefreshResult(versions=len(targets), gathered=gathered)
@@ -332,6 +355,7 @@ def refresh(
         query = select(ModelState.component_version_id, ModelState.digest)
         for cv, digest in session.execute(query.where(ModelState.component_version_id.in_(chunk))):
             stored_digests[cv] = digest
+    session.info.setdefault(_FRESH, set()).update(targets)
     ids = [cv for cv in ids if stored_digests.get(cv) != digests[cv]]
     result.evaluated = len(ids)
     if not ids:
@@ -344,6 +368,7 @@ def refresh(
         {
             "component_version_id": cv,
             "answers": gathered.services[cv].stored,
+            "zone": zone_of_answers(gathered.services[cv].stored),
             "inherited_from_id": gathered.services[cv].inherited_from,
             "updated_by": "inherited",
             "updated_at": now,
@@ -635,6 +660,7 @@ def answer_survey(
         survey = Survey(
             component_version_id=cv.id,
             answers=dict(inherited.answers) if inherited else {},
+            zone=inherited.zone if inherited else None,
             inherited_from_id=prior if inherited else None,
         )
         session.add(survey)
@@ -645,6 +671,7 @@ def answer_survey(
         else:
             merged[qid] = value
     survey.answers = merged
+    survey.zone = zone_of_answers(merged)
     survey.updated_by = audit.actor_of(session).name
     survey.updated_at = utcnow()
     session.flush()
