@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 
 from bench.impact import build_estate
 from meshward.api.app import create_app
-from meshward.services import auth, rollup
+from meshward.services import auth, rollup, threat_models
 from meshward.store.db import Store
 from meshward.store.models import (
     Advisory,
@@ -54,6 +54,10 @@ def _prepare(url: str, services: int, reuse: bool) -> str:
             raise SystemExit(f"{url} is not empty: give --reuse, or a fresh database")
         print(f"building a {services}-service estate (bench/impact.py's) ...", flush=True)
         build_estate(store, services)
+    with store.session() as s:
+        started = time.perf_counter()
+        kb = threat_models.current_kb(s)  # the first use installs the KB: every model evaluated
+        print(f"KB {kb.version} in force ({time.perf_counter() - started:.1f} s)", flush=True)
     with store.session() as s:
         print("taking today's roll-up snapshot ...", flush=True)
         rollup.snapshot_rollups(s)
@@ -116,6 +120,16 @@ def _pages(url: str) -> list[tuple[str, str]]:
         ("blast radius, median advisory", f"/ui/blast-radius?q={q(median)}"),
         ("advisory", f"/ui/advisories/{q(adv or small)}"),
         ("audit log", "/ui/audit"),
+        ("controls board", "/ui/controls"),
+        ("controls board, page 20", "/ui/controls?page=20"),
+        ("controls board, todo + failed", "/ui/controls?status=todo&state=failed"),
+        ("controls board, application", f"/ui/controls?app={q(app)}"),
+        ("controls board, one service", f"/ui/controls?component={q(comp)}"),
+        ("knowledge base", "/ui/kb"),
+        ("knowledge base, filtered", "/ui/kb?stride=tampering&standard=pci-dss&q=sql"),
+        ("knowledge base, a control", "/ui/kb/controls/C-PARAMETERISED-QUERIES"),
+        ("knowledge base, a threat", "/ui/kb/threats/T-COMMAND-INJECTION"),
+        ("compliance, PCI DSS", f"/ui/apps/{q(app)}/compliance/pci-dss"),
     ]
 
 
@@ -130,6 +144,7 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default bench/out/web-<services>.db)")
     parser.add_argument("--reuse", action="store_true", help="keep an estate already in --db")
     parser.add_argument("--repeat", type=int, default=10, help="timed requests per page")
+    parser.add_argument("--only", help="time only the pages whose name contains this")
     args = parser.parse_args()
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
@@ -143,6 +158,8 @@ def main() -> None:
         assert csrf is not None
         client.post("/ui/sign-in", data={"csrf": csrf.group(1), "token": token, "next": "/ui/"})
         for name, path in _pages(url):
+            if args.only and args.only not in name:
+                continue
             warm = client.get(path)
             if warm.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {warm.status_code}")

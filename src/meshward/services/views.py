@@ -17,14 +17,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+import orjson
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from meshward.errors import AuthenticationError
+from meshward.kb.loader import KnowledgeBase
+from meshward.kb.schema import STANDARD_TITLES, Control, Threat
 from meshward.services import auth
 from meshward.store.auth_models import ApiToken
 from meshward.store.models import (
     Application,
+    ApplicationVersion,
     ApplicationVersionMember,
     Component,
     ComponentVersion,
@@ -36,6 +40,8 @@ from meshward.store.models import (
     Relation,
     RiskSnapshot,
 )
+from meshward.store.scan_models import ControlVerification
+from meshward.store.threat_models import ControlTask, ModelThreat, Platform
 from meshward.store.types import utcnow
 
 OPEN_STATES = ("open", "in_triage", "exploitable")
@@ -413,7 +419,7 @@ class EdgeMarks:
     reason: str | None
     """Why the edge crosses a trust boundary, in words a reviewer can check."""
     threats: list[str] = field(default_factory=list)
-    """Link threats on this edge (from the threat model, when there is one)."""
+    """Link threats on this edge (from the threat models of its ends)."""
 
 
 def trust_boundary(consumer: NodeFacts, provider: NodeFacts) -> str | None:
@@ -439,10 +445,10 @@ def trust_boundary(consumer: NodeFacts, provider: NodeFacts) -> str | None:
 
 
 def edge_marks(
-    consumer: NodeFacts, provider: NodeFacts, link_threats: Sequence[str] = ()
+    consumer: NodeFacts, provider: NodeFacts, link_threats: Iterable[str] = ()
 ) -> EdgeMarks:
     """The marks an edge of a service graph carries; ``link_threats`` are the threat model's
-    threats on this link (none until threat models exist)."""
+    threats on this link."""
     reason = trust_boundary(consumer, provider)
     return EdgeMarks(reason is not None, reason, sorted(link_threats))
 
@@ -529,7 +535,8 @@ def application_graph(
     session: Session, app_version_id: int, domain_ids: set[int] | None
 ) -> ServiceGraph:
     """An application version's services and their API links, plus the services one link
-    away outside it (that it calls or that call it) which the caller may see."""
+    away outside it (that it calls or that call it) which the caller may see. Edges carry the
+    link threats of the members' threat models as stored (refresh them first to be current)."""
     members = session.execute(
         select(
             Component.id,
@@ -603,8 +610,9 @@ def application_graph(
     for consumer, api, provider in links:
         if consumer in nodes and provider in nodes and consumer != provider:
             apis[(consumer, provider)].append(api.split("/", 1)[-1])
+    threats = link_threats(session, [m[6] for m in members])
     edges = [
-        GraphEdge(c, p, sorted(a), edge_marks(facts[c], facts[p]))
+        GraphEdge(c, p, sorted(a), edge_marks(facts[c], facts[p], threats.get((c, p), ())))
         for (c, p), a in sorted(apis.items())
     ]
     ordered = sorted(nodes.values(), key=lambda n: (not n.member, n.name))
@@ -635,3 +643,448 @@ def component_facts(session: Session, comp: Component) -> ComponentFacts:
         .where(Component.id == comp.id)
     ).one()
     return ComponentFacts(comp.name, comp.owner, comp.lifecycle, comp.repository, row[0], row[1])
+
+
+# ---------------------------------------------------------------- threat models
+
+
+def link_threats(session: Session, cv_ids: Iterable[int]) -> dict[tuple[str, str], set[str]]:
+    """(consumer key, provider key) -> the link threats on that API link, read from the active
+    model threats of ``cv_ids``: each end's model names the link (role and peer), so a link
+    with only one end among ``cv_ids`` is still marked."""
+    ids = sorted(set(cv_ids))
+    mine = aliased(Component)
+    peer = aliased(Component)
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for start in range(0, len(ids), 500):
+        for me, other, role, threat in session.execute(
+            select(mine.key, peer.key, ModelThreat.role, ModelThreat.threat_key)
+            .join(ComponentVersion, ComponentVersion.id == ModelThreat.component_version_id)
+            .join(mine, mine.id == ComponentVersion.component_id)
+            .join(peer, peer.id == ModelThreat.peer_component_id)
+            .where(
+                ModelThreat.component_version_id.in_(ids[start : start + 500]),
+                ModelThreat.active.is_(True),
+                ModelThreat.role.in_(("consumer", "provider")),
+            )
+        ):
+            out[(me, other) if role == "consumer" else (other, me)].add(threat)
+    return out
+
+
+@dataclass
+class BoardFilter:
+    team: str | None = None
+    """A component owner (``group:payments-team``)."""
+    application: str | None = None
+    """Members of the application's latest version, instead of every component's newest."""
+    component: str | None = None
+    controls: Sequence[str] | None = None
+    """Control keys (a priority filter becomes the KB's controls of that priority)."""
+    status: Sequence[str] = ()
+    verification: Sequence[str] = ()
+    domain_ids: set[int] | None = None
+
+
+@dataclass
+class BoardTask:
+    id: int
+    component_version_id: int
+    component: str
+    version: str
+    domain: str | None
+    owner: str | None
+    control: str
+    status: str
+    """The effective status: ``done`` when a platform satisfies the control."""
+    platform: str | None
+    verification: str
+    reason: str | None
+    decided_by: str | None
+    assignee: str | None
+    due_date: str | None
+
+
+def board_scope(flt: BoardFilter) -> Any:
+    """The component versions a board shows, as a subquery: every component's newest
+    version, the members of an application's latest version, or every version of one
+    component; narrowed by team and domain."""
+    query = select(ComponentVersion.id).join(
+        Component, Component.id == ComponentVersion.component_id
+    )
+    if flt.application is not None:
+        latest_app = (
+            select(ApplicationVersion.id)
+            .join(Application, Application.id == ApplicationVersion.application_id)
+            .where(Application.key == flt.application)
+            .order_by(ApplicationVersion.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = query.join(
+            ApplicationVersionMember,
+            ApplicationVersionMember.component_version_id == ComponentVersion.id,
+        ).where(ApplicationVersionMember.application_version_id == latest_app)
+    elif flt.component is None:
+        newest = select(func.max(ComponentVersion.id)).group_by(ComponentVersion.component_id)
+        query = query.where(ComponentVersion.id.in_(newest))
+    if flt.team:
+        query = query.where(Component.owner == flt.team)
+    if flt.component:
+        query = query.where(Component.key == flt.component)
+    if flt.domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(flt.domain_ids)))
+    return query
+
+
+def board_size(session: Session, flt: BoardFilter) -> int:
+    return int(session.scalar(select(func.count()).select_from(board_scope(flt).subquery())) or 0)
+
+
+def _effective_status() -> Any:
+    return case((ControlTask.platform_id.is_not(None), "done"), else_=ControlTask.status)
+
+
+def _verification_state() -> Any:
+    return func.coalesce(ControlVerification.state, "unverified")
+
+
+def _verification_join(query: Any) -> Any:
+    return query.outerjoin(
+        ControlVerification,
+        and_(
+            ControlVerification.component_version_id == ControlTask.component_version_id,
+            ControlVerification.control_key == ControlTask.control_key,
+        ),
+    )
+
+
+def _board_query(columns: Sequence[Any], flt: BoardFilter) -> Any:
+    """The board's tasks under ``flt``; verification states are joined only when filtered
+    on (most tasks have no verification row, and the join costs a lookup per task)."""
+    query = (
+        select(*columns)
+        .select_from(ControlTask)
+        .where(ControlTask.component_version_id.in_(board_scope(flt)), ControlTask.active.is_(True))
+    )
+    if flt.controls is not None:
+        query = query.where(ControlTask.control_key.in_(sorted(flt.controls)))
+    if flt.status:
+        query = query.where(_effective_status().in_(list(flt.status)))
+    if flt.verification:
+        query = _verification_join(query).where(_verification_state().in_(list(flt.verification)))
+    return query
+
+
+def board_counts(session: Session, flt: BoardFilter) -> dict[tuple[str, str], int]:
+    """(effective status, verification state) -> tasks: the board's columns. Without a
+    verification filter, two cheap queries instead of a join per task: tasks by status, and
+    the (few) verification rows by status and state; the rest of each status is unverified."""
+    status, state = _effective_status(), _verification_state()
+    if flt.verification:
+        query = _board_query([status, state, func.count()], flt).group_by(status, state)
+        return {(a, b): int(n) for a, b, n in session.execute(query)}
+    totals = dict(session.execute(_board_query([status, func.count()], flt).group_by(status)).all())
+    checked = (
+        _board_query([status, ControlVerification.state, func.count()], flt)
+        .join(
+            ControlVerification,
+            and_(
+                ControlVerification.component_version_id == ControlTask.component_version_id,
+                ControlVerification.control_key == ControlTask.control_key,
+            ),
+        )
+        .where(ControlVerification.state != "unverified")
+        .group_by(status, ControlVerification.state)
+    )
+    out: dict[tuple[str, str], int] = {}
+    for a, b, n in session.execute(checked):
+        out[(a, b)] = int(n)
+        totals[a] -= n
+    for a, n in totals.items():
+        if n:
+            out[(a, "unverified")] = int(n)
+    return out
+
+
+def board_tasks(
+    session: Session,
+    flt: BoardFilter,
+    ranks: Sequence[Sequence[str]],
+    *,
+    offset: int,
+    limit: int,
+) -> list[BoardTask]:
+    """One page of the board's tasks, most urgent first: by the group of ``ranks`` its control
+    is in (the KB's controls by priority), then service, newest version and control;
+    ``limit`` + 1 rows when there are more. The page's ids are chosen first over narrow rows,
+    then only they are read whole. (A CASE over each control key would test every key on each
+    of the 150,000 tasks of a 5,000-service estate; one IN list per rank is a lookup each.)"""
+    whens = [(ControlTask.control_key.in_(sorted(keys)), i) for i, keys in enumerate(ranks) if keys]
+    order = case(*whens, else_=len(ranks)) if whens else None
+    ordering = [
+        *([order] if order is not None else []),
+        Component.name,
+        ComponentVersion.id.desc(),
+        ControlTask.control_key,
+    ]
+    ids = list(
+        session.scalars(
+            _board_query([ControlTask.id], flt)
+            .join(ComponentVersion, ComponentVersion.id == ControlTask.component_version_id)
+            .join(Component, Component.id == ComponentVersion.component_id)
+            .order_by(*ordering)
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return []
+    query = _verification_join(
+        select(
+            ControlTask,
+            Component.name,
+            ComponentVersion.version,
+            Domain.path,
+            Component.owner,
+            Platform.name,
+            _verification_state(),
+        ).select_from(ControlTask)
+    )
+    query = (
+        query.join(ComponentVersion, ComponentVersion.id == ControlTask.component_version_id)
+        .join(Component, Component.id == ComponentVersion.component_id)
+        .outerjoin(Domain, Domain.id == Component.domain_id)
+        .outerjoin(Platform, Platform.id == ControlTask.platform_id)
+        .where(ControlTask.id.in_(ids))
+        .order_by(*ordering)
+    )
+    return [
+        BoardTask(
+            task.id,
+            task.component_version_id,
+            name,
+            version,
+            path,
+            owner,
+            task.control_key,
+            "done" if platform else task.status,
+            platform,
+            state,
+            task.reason,
+            task.decided_by,
+            task.assignee,
+            task.due_date.isoformat() if task.due_date else None,
+        )
+        for task, name, version, path, owner, platform, state in session.execute(query)
+    ]
+
+
+@dataclass
+class TaskRef:
+    id: int
+    component: str
+    """The component's key, as the threat-model services take it."""
+    version: str
+    control: str
+    domain: str | None
+
+
+def task_refs(session: Session, ids: Sequence[int]) -> list[TaskRef]:
+    """What a bulk change names by task id, in one query: whose it is and where it lives."""
+    rows = session.execute(
+        select(
+            ControlTask.id,
+            Component.key,
+            ComponentVersion.version,
+            ControlTask.control_key,
+            Domain.path,
+        )
+        .join(ComponentVersion, ComponentVersion.id == ControlTask.component_version_id)
+        .join(Component, Component.id == ComponentVersion.component_id)
+        .outerjoin(Domain, Domain.id == Component.domain_id)
+        .where(ControlTask.id.in_(sorted(set(ids))))
+        .order_by(ControlTask.id)
+    ).all()
+    return [TaskRef(*row) for row in rows]
+
+
+def task_ids(session: Session, cv_id: int) -> dict[str, int]:
+    """Control key -> task id for one version: what the page's task forms post."""
+    return {
+        key: tid
+        for key, tid in session.execute(
+            select(ControlTask.control_key, ControlTask.id).where(
+                ControlTask.component_version_id == cv_id
+            )
+        )
+    }
+
+
+def component_keys(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return dict(
+        session.execute(select(Component.id, Component.key).where(Component.id.in_(wanted))).all()
+    )
+
+
+def teams(session: Session, domain_ids: set[int] | None) -> list[str]:
+    """Component owners the caller may see: the board's team filter."""
+    query = select(Component.owner).where(Component.owner.is_not(None)).distinct()
+    if domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(domain_ids)))
+    return sorted(o for o in session.scalars(query) if o)
+
+
+@dataclass
+class ComplianceRow:
+    standard: str
+    title: str
+    requirements: int
+    """Requirements of the standard that some control of these services serves."""
+    tasks: int
+    done: int
+    verified: int
+    open: int
+    """Tasks neither done nor not applicable (risk accepted counts as open)."""
+
+
+def compliance_summary(
+    session: Session,
+    kb: KnowledgeBase,
+    cv_ids: Sequence[int],
+    verification: dict[tuple[int, str], str],
+) -> list[ComplianceRow]:
+    """Per standard, how many of the tasks its requirements need are done and verified, in
+    one pass over the versions' active tasks. A task counts once for each requirement it
+    serves, as in ``threat_risk.compliance_report`` (which lists them per requirement)."""
+    tally: dict[str, ComplianceRow] = {
+        std: ComplianceRow(std, title, 0, 0, 0, 0, 0) for std, title in STANDARD_TITLES.items()
+    }
+    refs: dict[str, set[str]] = defaultdict(set)
+    ids = sorted(set(cv_ids))
+    for start in range(0, len(ids), 500):
+        for cv, key, status in session.execute(
+            select(
+                ControlTask.component_version_id, ControlTask.control_key, _effective_status()
+            ).where(
+                ControlTask.component_version_id.in_(ids[start : start + 500]),
+                ControlTask.active.is_(True),
+            )
+        ):
+            control = kb.controls.get(key)
+            if control is None:
+                continue
+            for standard, requirements in control.compliance.items():
+                row, n = tally[standard], len(requirements)
+                refs[standard].update(requirements)
+                row.tasks += n
+                if status == "done":
+                    row.done += n
+                    row.verified += n if verification.get((cv, key)) == "verified" else 0
+                elif status != "not_applicable":
+                    row.open += n
+    for std, row in tally.items():
+        row.requirements = len(refs[std])
+    return [row for row in tally.values() if row.tasks]
+
+
+def member_versions(session: Session, app_version_id: int) -> dict[str, int]:
+    """Component key -> the member version of an application version."""
+    return dict(
+        session.execute(
+            select(Component.key, ApplicationVersionMember.component_version_id)
+            .join(Component, Component.id == ApplicationVersionMember.component_id)
+            .where(ApplicationVersionMember.application_version_id == app_version_id)
+        ).all()
+    )
+
+
+def application_threat_risk(
+    session: Session, cv_ids: list[int]
+) -> tuple[dict[int, Any], list[ComplianceRow]]:
+    """Threat risk per member (inherent, current, projected) and the compliance summary of an
+    application version: verification runs once and both read it."""
+    from meshward.services import threat_models, threat_risk
+    from meshward.services.verification import verification_states
+
+    states = verification_states(session, cv_ids)
+    risks = threat_risk.service_risks(session, cv_ids, states)
+    return risks, compliance_summary(session, threat_models.current_kb(session), cv_ids, states)
+
+
+# ---------------------------------------------------------------- the knowledge base
+
+
+@dataclass(frozen=True)
+class KbFilter:
+    stride: str | None = None
+    standard: str | None = None
+    text: str | None = None
+
+
+def _matches(text: str | None, *fields: Any) -> bool:
+    if not text:
+        return True
+    needle = text.lower()
+    return any(needle in str(f).lower() for f in fields if f)
+
+
+def _cwes(ids: Iterable[int]) -> list[str]:
+    return [f"CWE-{n}" for n in ids]
+
+
+def kb_entries(kb: KnowledgeBase, flt: KbFilter) -> tuple[list[Threat], list[Control]]:
+    """Threats and controls matching a filter. A STRIDE category picks its threats and the
+    controls that mitigate them; a standard picks the controls that cite it and the threats
+    they mitigate; text matches ids, titles, descriptions, CWE and ASVS ids."""
+    threats = [
+        t
+        for t in kb.threats.values()
+        if (flt.stride is None or t.stride == flt.stride)
+        and _matches(flt.text, t.id, t.title, t.description, *_cwes(t.cwe))
+    ]
+    controls = [
+        c
+        for c in kb.controls.values()
+        if (flt.standard is None or c.compliance.get(flt.standard))  # type: ignore[call-overload]
+        and _matches(
+            flt.text,
+            c.id,
+            c.title,
+            c.description,
+            *c.asvs,
+            *(f"CWE-{n}" for n in c.verification.cwe),
+        )
+    ]
+    if flt.stride is not None:
+        wanted = {t.id for t in threats}
+        controls = [c for c in controls if wanted & set(c.mitigates)]
+    if flt.standard is not None:
+        served = {t for c in controls for t in c.mitigates}
+        threats = [t for t in threats if t.id in served]
+    return sorted(threats, key=lambda t: t.id), sorted(controls, key=lambda c: c.id)
+
+
+def rule_text(rule: Any, depth: int = 0) -> list[str]:
+    """A rule (conditions as data) as indented lines a reviewer can read."""
+    pad = "  " * depth
+    if isinstance(rule, dict) and len(rule) == 1:
+        ((op, arg),) = rule.items()
+        if op in ("all", "any") and isinstance(arg, list):
+            lines = [f"{pad}{op} of:"]
+            for part in arg:
+                lines += rule_text(part, depth + 1)
+            return lines
+        if op == "not":
+            return [f"{pad}not:", *rule_text(arg, depth + 1)]
+    if isinstance(rule, dict) and "fact" in rule:
+        tests = [f"{op} {_json(v)}" for op, v in rule.items() if op != "fact"]
+        return [f"{pad}{rule['fact']} {' '.join(tests)}"]
+    return [pad + _json(rule)]
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()

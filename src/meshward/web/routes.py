@@ -33,6 +33,7 @@ from meshward.services import (
     findings,
     rollup,
     sboms,
+    threat_models,
     triage,
     vex,
     views,
@@ -310,7 +311,9 @@ def domain_page(
 # ---------------------------------------------------------------- applications
 
 
-def _app_drawing(graph: views.ServiceGraph) -> Any:
+def _app_drawing(graph: views.ServiceGraph, risks: dict[str, Any], titles: dict[str, str]) -> Any:
+    """Nodes coloured by their worst open finding, with threat risk in their tooltip; edges
+    dashed across a trust boundary and thick where the threat models see a link threat."""
     nodes = [
         DrawnNode(
             n.key,
@@ -326,6 +329,12 @@ def _app_drawing(graph: views.ServiceGraph) -> Any:
                 ", ".join(f"{v} {k}" for k, v in n.by_severity.items()) or "no open findings"
                 if n.member
                 else f"domain {n.domain}"
+            )
+            + (
+                f"; threat risk {risks[n.key].current:.1f} now"
+                f" (inherent {risks[n.key].inherent:.0f})"
+                if n.key in risks
+                else ""
             ),
         )
         for n in graph.nodes
@@ -334,10 +343,18 @@ def _app_drawing(graph: views.ServiceGraph) -> Any:
         (
             e.consumer,
             e.provider,
-            "edge boundary" if e.marks.crosses_boundary else "edge",
+            " ".join(
+                ["edge"]
+                + (["boundary"] if e.marks.crosses_boundary else [])
+                + (["threat"] if e.marks.threats else [])
+            ),
             f"calls {', '.join(e.apis)}"
             + (f" — crosses a trust boundary: {e.marks.reason}" if e.marks.reason else "")
-            + (f" — threats: {', '.join(e.marks.threats)}" if e.marks.threats else ""),
+            + (
+                " — link threats: " + "; ".join(titles.get(t, t) for t in e.marks.threats)
+                if e.marks.threats
+                else ""
+            ),
         )
         for e in graph.edges
     ]
@@ -355,8 +372,12 @@ def application_page(
             return ctx.page("application.html", {"app": app.name, "versions": [], "view": None})
         av = diff.app_version_row(s, app, version or None)
         view = catalog.app_version_view(s, app, av)
+        members = views.member_versions(s, av.id)
+        risks, compliance = views.application_threat_risk(s, sorted(members.values()))
         graph = views.application_graph(s, av.id, auth.visible_domain_ids(s, ctx.principal))
+        threat_titles = {k: t.title for k, t in threat_models.current_kb(s).threats.items()}
     by_name = {n.name: n for n in graph.nodes}
+    threat_risk = {n.key: risks[members[n.key]] for n in graph.nodes if n.key in members}
     return ctx.page(
         "application.html",
         {
@@ -365,8 +386,16 @@ def application_page(
             "view": view,
             "service_graph": graph,
             "members": [by_name.get(m.component) for m in view.members],
-            "drawing": _app_drawing(graph),
+            "drawing": _app_drawing(graph, threat_risk, threat_titles),
             "boundary_edges": sum(e.marks.crosses_boundary for e in graph.edges),
+            "threat_edges": sum(bool(e.marks.threats) for e in graph.edges),
+            "threat_risk": threat_risk,
+            "threat_titles": threat_titles,
+            "risk_totals": {
+                k: round(sum(getattr(r, k) for r in risks.values()), 1)
+                for k in ("inherent", "current", "projected")
+            },
+            "compliance": compliance,
         },
     )
 

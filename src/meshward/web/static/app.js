@@ -30,6 +30,16 @@ document.addEventListener("DOMContentLoaded", () => {
     sync();
   }
 
+  // Control tasks: a reason is needed exactly for "not applicable" and "risk accepted".
+  for (const status of document.querySelectorAll("form.tasks select[name=status]")) {
+    const reason = status.form.querySelector("input[name=reason]");
+    const sync = () => {
+      reason.required = ["not_applicable", "risk_accepted"].includes(status.value);
+    };
+    status.addEventListener("change", sync);
+    sync();
+  }
+
   // Graphs: pointing at or focusing a service highlights its API links.
   for (const fig of document.querySelectorAll("[data-graph]")) {
     const edges = [...fig.querySelectorAll("path[data-from]")];

@@ -96,6 +96,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_control_tasks_component_version_id'), ['component_version_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_control_tasks_control_key'), ['control_key'], unique=False)
         batch_op.create_index('ix_control_tasks_status', ['status'], unique=False)
+        batch_op.create_index('ix_control_tasks_board', ['component_version_id', 'active', 'status', 'platform_id'], unique=False)
 
     op.create_table('model_states',
     sa.Column('component_version_id', sa.Integer(), nullable=False),
@@ -164,6 +165,7 @@ def downgrade() -> None:
     op.drop_table('model_threats')
     op.drop_table('model_states')
     with op.batch_alter_table('control_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_control_tasks_board')
         batch_op.drop_index('ix_control_tasks_status')
         batch_op.drop_index(batch_op.f('ix_control_tasks_control_key'))
         batch_op.drop_index(batch_op.f('ix_control_tasks_component_version_id'))
