@@ -59,7 +59,8 @@ from meshward.store.types import utcnow
 
 STATUSES = ("todo", "in_progress", "done", "not_applicable", "risk_accepted")
 _FRESH = "meshward.fresh_models"
-"""``session.info`` key: versions refreshed in this transaction since its last change."""
+"""``session.info`` key: version id -> its facts, for versions refreshed in this transaction
+since its last change."""
 
 
 @event.listens_for(Session, "after_flush")
@@ -339,8 +340,8 @@ def refresh(
     """Re-evaluate the models of ``cv_ids`` (None: all) and write the differences in bulk."""
     kb = kb or current_kb(session)
     wanted = None if cv_ids is None else sorted(set(cv_ids))
-    fresh: set[int] = session.info.get(_FRESH, set())
-    if wanted is not None and fresh.issuperset(wanted):
+    fresh: dict[int, ServiceFacts] = session.info.get(_FRESH, {})
+    if wanted is not None and all(cv in fresh for cv in wanted):
         return RefreshResult(versions=len(wanted))
     gathered = gather(session, kb, wanted)
     targets = set(gathered.services) if wanted is None else set(wanted) & set(gathered.services)
@@ -355,7 +356,7 @@ def refresh(
         query = select(ModelState.component_version_id, ModelState.digest)
         for cv, digest in session.execute(query.where(ModelState.component_version_id.in_(chunk))):
             stored_digests[cv] = digest
-    session.info.setdefault(_FRESH, set()).update(targets)
+    session.info.setdefault(_FRESH, {}).update({cv: gathered.services[cv] for cv in targets})
     ids = [cv for cv in ids if stored_digests.get(cv) != digests[cv]]
     result.evaluated = len(ids)
     if not ids:
@@ -904,8 +905,8 @@ def _retired_title(session: Session, kind: str, key: str) -> str:
 def survey_view(session: Session, component: str, version: str) -> dict[str, Any]:
     kb = current_kb(session)
     cv = _version(session, component, version)
-    gathered = gather(session, kb, [cv.id])
-    svc = gathered.services[cv.id]
+    refresh(session, [cv.id], kb=kb)
+    svc = session.info[_FRESH][cv.id]
     questions = []
     for qid in svc.survey.shown:
         q = kb.questions[qid]
