@@ -251,8 +251,8 @@ def import_otm(session: Session, data: bytes, source: str) -> OtmImport:
                         result.unknown_mitigations.append(mitigation)
                     continue
                 status = STATUS_OF_STATE.get(state)
-                if status is None or status == task.status:
-                    continue
+                if status is None or status == task.status or task.platform_id is not None:
+                    continue  # a platform's "implemented" (as exported) is not a decision
                 label = f"{comp.key}@{cv.version}:{mitigation}"
                 if task.status not in ("todo", "in_progress"):
                     result.conflicts.append(f"{label} is {task.status} here, {state} in the file")

@@ -995,7 +995,8 @@ def list_controls(
     one row per component version and control."""
     kb = current_kb(session)
     cv_ids = _scope_versions(session, application, component, version, domain_ids)
-    refresh(session, cv_ids, kb=kb)
+    if application is not None or component is not None:
+        refresh(session, cv_ids, kb=kb)  # the estate-wide list reads the stored models
     platforms = {a: b for a, b in session.execute(select(Platform.id, Platform.name))}
     rows = []
     for chunk in _chunks(sorted(cv_ids)):
@@ -1026,7 +1027,8 @@ def list_threats(
 ) -> list[dict[str, Any]]:
     kb = current_kb(session)
     cv_ids = _scope_versions(session, application, component, version, domain_ids)
-    refresh(session, cv_ids, kb=kb)
+    if application is not None or component is not None:
+        refresh(session, cv_ids, kb=kb)  # the estate-wide list reads the stored models
     names = {a: b for a, b in session.execute(select(Component.id, Component.key))}
     rows = []
     for chunk in _chunks(sorted(cv_ids)):
