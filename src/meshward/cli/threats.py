@@ -585,7 +585,10 @@ def controls_list(
             row["control"],
             row["priority"] or "",
             _status_text(row),
-            Text(state, style=STATE_COLOUR.get(state, "")),
+            Text(
+                state + (" (done but failing!)" if row.get("flagged") else ""),
+                style=STATE_COLOUR.get(state, ""),
+            ),
             "; ".join(_evidence_text(e) for e in row["evidence"]),
             row["assignee"] or "",
             str(row["due_date"] or ""),

@@ -140,7 +140,15 @@ def controls_with_evidence(
     out = []
     for row in rows:
         found = evidence.get((ids[(row["component"], row["version"])], row["control"]), none)
-        out.append({**row, "verification": found["state"], "evidence": found["evidence"]})
+        out.append(
+            {
+                **row,
+                "verification": found["state"],
+                "evidence": found["evidence"],
+                # done on paper, failing in fact: shown first to the people who own it
+                "flagged": row["effective_status"] == "done" and found["state"] == "failed",
+            }
+        )
     return out
 
 
