@@ -238,3 +238,22 @@ def test_bad_reports_change_nothing(modelled: Session) -> None:
         )
     assert modelled.scalar(select(func.count()).select_from(ScanResult)) == 0
     assert modelled.scalar(select(func.count()).select_from(Scan)) == 0
+
+
+def test_done_task_failing_verification_is_flagged(modelled: Session) -> None:
+    from meshward.services.threat_views import controls_with_evidence
+
+    tm.set_control(modelled, "web", "1.0", "C-PARAMS", status="done")
+    vf.upload_scan(
+        modelled,
+        "web",
+        "1.0",
+        sarif("Bandit", [result("B608", "CWE-89", "a.py", 1, "x")]),
+        "r.sarif",
+    )
+    rows = {
+        r["control"]: r for r in controls_with_evidence(modelled, component="web", version="1.0")
+    }
+    assert rows["C-PARAMS"]["status"] == "done"  # not reopened unless asked
+    assert rows["C-PARAMS"]["flagged"] is True
+    assert rows["C-ENCODE"]["flagged"] is False
