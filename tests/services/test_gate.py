@@ -127,7 +127,7 @@ def test_an_empty_policy_passes_with_no_rules(web: Session) -> None:
         (b"findings: {max_unanalysed: {high: -1}}", "findings.max_unanalysed.high", "greater"),
         (b"- findings", None, "a policy is a mapping"),
         (b"controls: [", "line 2", "invalid YAML"),
-        (b"a: &a [1]\n---\nb: 2\n", None, "one YAML document"),
+        (b"a: &a [1]\n---\nb: 2\n", "document 2", "expected one document"),
         (b"\xff\xfe", "byte 0", "not UTF-8"),
     ],
 )

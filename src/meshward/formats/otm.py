@@ -8,12 +8,11 @@ JSON or YAML, detected from the content; the hardened loaders and the usual limi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from meshward.errors import InputError
-from meshward.formats.safe_yaml import load_yaml_documents
-from meshward.formats.sbom.common import load_json
+from meshward.formats.safe_yaml import load_config_document
 from meshward.limits import DEFAULT_LIMITS, Limits
 
 OTM_VERSION = "0.2.0"
@@ -52,20 +51,7 @@ class OtmDocument:
 
 
 def read_otm(data: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> OtmDocument:
-    if len(data) > MAX_OTM_BYTES:
-        raise InputError(source, None, f"{len(data):,} bytes: larger than {MAX_OTM_BYTES:,}")
-    head = data.lstrip()[:1]
-    if head in (b"{", b"["):
-        root = load_json(data, source, limits)
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(source, f"byte {exc.start}", "not UTF-8 text") from None
-        documents = load_yaml_documents(text, source, limits)
-        if len(documents) != 1:
-            raise InputError(source, None, "expected one OTM document")
-        root = documents[0][1]
+    root = load_config_document(data, source, replace(limits, max_bytes=MAX_OTM_BYTES))
     return _document(root, source)
 
 

@@ -227,3 +227,23 @@ def load_yaml_documents(text: str, source: str, limits: Limits) -> list[tuple[in
     finally:
         loader.dispose()
     return documents
+
+
+def load_config_document(data: bytes, source: str, limits: Limits, empty: Any = None) -> Any:
+    """One small document a person wrote (survey answers, a gate policy, an OTM model): JSON
+    when it starts like JSON, else YAML with exactly one document; bounded in size and depth.
+    An empty file gives ``empty``."""
+    from meshward.formats.sbom.common import load_json  # the one JSON reader with limits
+
+    if len(data) > limits.max_bytes:
+        raise InputError(source, None, f"{len(data):,} bytes: larger than {limits.max_bytes:,}")
+    if data.lstrip()[:1] in (b"{", b"["):
+        return load_json(data, source, limits)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"byte {exc.start}", "not UTF-8 text") from None
+    documents = load_yaml_documents(text, source, limits)
+    if len(documents) > 1:
+        raise InputError(source, "document 2", "expected one document")
+    return documents[0][1] if documents else empty

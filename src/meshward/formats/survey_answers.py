@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshward.errors import InputError
-from meshward.formats.safe_yaml import load_yaml_documents
-from meshward.formats.sbom.common import load_json
+from meshward.formats.safe_yaml import load_config_document
 from meshward.limits import Limits
 
 ANSWERS_LIMITS = Limits(max_bytes=256 * 1024, max_depth=8)
@@ -20,19 +19,7 @@ ANSWERS_LIMITS = Limits(max_bytes=256 * 1024, max_depth=8)
 
 
 def read_answers(data: bytes, source: str, limits: Limits = ANSWERS_LIMITS) -> dict[str, Any]:
-    if len(data) > limits.max_bytes:
-        raise InputError(source, None, f"{len(data):,} bytes: larger than {limits.max_bytes:,}")
-    if data.lstrip()[:1] == b"{":
-        root = load_json(data, source, limits)
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(source, f"byte {exc.start}", "not UTF-8 text") from None
-        documents = load_yaml_documents(text, source, limits)
-        if len(documents) != 1:
-            raise InputError(source, None, f"expected one document, found {len(documents)}")
-        root = documents[0][1]
+    root = load_config_document(data, source, limits, empty={})
     if not isinstance(root, dict):
         raise InputError(source, "/", "expected a mapping of question id to answer")
     for key in root:

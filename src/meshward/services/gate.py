@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshward.errors import InputError
-from meshward.formats.safe_yaml import load_yaml_documents
+from meshward.formats.safe_yaml import load_config_document
 from meshward.limits import Limits
 from meshward.services import catalog
 from meshward.services.scan_state import effective_scans
@@ -77,18 +77,7 @@ class GatePolicy(_Strict):
 
 def read_policy(data: bytes, source: str) -> GatePolicy:
     """A policy file, or InputError naming the file and the offending key."""
-    if len(data) > POLICY_LIMITS.max_bytes:
-        raise InputError(source, None, f"larger than the {POLICY_LIMITS.max_bytes}-byte limit")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(source, f"byte {exc.start}", "not UTF-8") from None
-    documents = [doc for _, doc in load_yaml_documents(text, source, POLICY_LIMITS)]
-    if len(documents) > 1:
-        raise InputError(source, None, "a policy is one YAML document")
-    root = documents[0] if documents else None
-    if root is None:
-        root = {}
+    root = load_config_document(data, source, POLICY_LIMITS, empty={})
     if not isinstance(root, dict):
         raise InputError(source, None, "a policy is a mapping (findings, controls, scans)")
     try:
