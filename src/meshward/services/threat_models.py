@@ -85,14 +85,19 @@ _KB_CACHE: dict[str, KnowledgeBase] = {}
 
 
 def current_kb(session: Session) -> KnowledgeBase:
-    """The KB release in force; the first use installs the shipped KB (plus the overlay)."""
-    release = session.scalars(select(KbRelease).order_by(KbRelease.id.desc()).limit(1)).first()
-    if release is None:
+    """The KB release in force; the first use installs the shipped KB (plus the overlay).
+    Releases are cached by digest, so only a new release's content is ever decoded."""
+    latest = session.execute(
+        select(KbRelease.id, KbRelease.digest).order_by(KbRelease.id.desc()).limit(1)
+    ).first()
+    if latest is None:
         kb = load_kb()
         install_kb(session, kb)
         return kb
-    cached = _KB_CACHE.get(release.digest)
+    cached = _KB_CACHE.get(latest.digest)
     if cached is None:
+        release = session.get(KbRelease, latest.id)
+        assert release is not None
         cached = KnowledgeBase.from_data(release.content, f"KB release {release.version}")
         _KB_CACHE[release.digest] = cached
     return cached
