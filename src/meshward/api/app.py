@@ -16,7 +16,10 @@ from meshward.api.docs import DOCS_HTML
 from meshward.api.metrics import CONTENT_TYPE, Metrics
 from meshward.api.middleware import BodyLimit, Measure
 from meshward.api.routes import admin, catalog, impact, sboms, vulns
+from meshward.api.routes import integrations as integration_routes
 from meshward.api.routes import k8s as k8s_routes
+from meshward.api.routes import scans as scan_routes
+from meshward.api.routes import threats as threat_routes
 from meshward.errors import MeshwardError
 from meshward.limits import Limits
 from meshward.store.db import Store, current_revision, ensure_schema, head_revision
@@ -58,6 +61,9 @@ def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastA
     app.add_middleware(Measure, metrics=metrics)
 
     app.include_router(k8s_routes.router, prefix="/api/v1")
+    app.include_router(integration_routes.router, prefix="/api/v1")
+    app.include_router(scan_routes.router, prefix="/api/v1")
+    app.include_router(threat_routes.router, prefix="/api/v1")
     for router in (catalog.router, sboms.router, vulns.router, impact.router, admin.router):
         app.include_router(router, prefix="/api/v1")
 

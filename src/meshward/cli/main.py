@@ -17,7 +17,11 @@ from meshward import __version__
 from meshward.cli import admin as admin_cli
 from meshward.cli import diff as diff_cli
 from meshward.cli import impact as impact_cli
+from meshward.cli import notify as notify_cli
 from meshward.cli import risk as risk_cli
+from meshward.cli import scans as scans_cli
+from meshward.cli import threats as threats_cli
+from meshward.cli import tickets as tickets_cli
 from meshward.cli.common import JsonOption, console, emit_json, err_console, session_scope, state
 from meshward.cli.k8s import k8s_app
 from meshward.cli.remote import RemoteClient, fetch, local_only, quote, revive
@@ -59,6 +63,10 @@ app.add_typer(k8s_app, name="k8s")
 for _module in (impact_cli, risk_cli, diff_cli):
     _module.register(app, app_app)
 admin_cli.register(app)
+scans_cli.register(app)
+threats_cli.register(app)
+tickets_cli.register(app)
+notify_cli.register(app)
 
 
 @app.callback()

@@ -17,7 +17,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meshward.errors import MeshwardError
-from meshward.store import audit, auth_models, scan_models, threat_models  # noqa: F401
+from meshward.store import (  # noqa: F401
+    audit,
+    auth_models,
+    integration_models,
+    scan_models,
+    threat_models,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from meshward.store import auth_models, scan_models, threat_models  # noqa: F401
+from meshward.store import (  # noqa: F401
+    auth_models,
+    integration_models,
+    scan_models,
+    threat_models,
+)
 from meshward.store.models import Base
 
 engine = context.config.attributes["engine"]

@@ -1,0 +1,1 @@
+"""Integrations: ticket trackers (Jira, GitHub) and notification channels."""
