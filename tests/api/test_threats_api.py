@@ -196,17 +196,13 @@ def test_application_risk_compliance_and_otm(server: Server) -> None:
     with server.client("admin") as c:
         webshop = c.get(f"{APPS}/webshop/otm").content
     with server.client("payments-editor") as c:
-        # a platform-satisfied task is exported as implemented, so it comes back done
-        expected = sorted(
-            f"{r['component']}@{r['version']}:{r['control']} -> done"
-            for r in _every(c, "/api/v1/controls", application="payments-platform")
-            if r["satisfied_by_platform"] and r["status"] in ("todo", "in_progress")
-        )
+        # meshward's own export read back changes nothing: a platform's "implemented" is not
+        # a decision, and every other state is what meshward already holds
         imported = c.post("/api/v1/otm", content=orjson.dumps(document))
         assert imported.status_code == 200, imported.text
         body = imported.json()
         assert body["components_matched"] and not body["unknown_components"]
-        assert body["tasks_updated"] and set(body["tasks_updated"]) <= set(expected)
+        assert body["tasks_updated"] == [] and body["conflicts"] == []
         again = c.post("/api/v1/otm", content=orjson.dumps(document)).json()
         assert again["tasks_updated"] == [] and again["conflicts"] == []
         problem(c.post("/api/v1/otm", content=webshop), 404)  # webshop is not theirs
