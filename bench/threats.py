@@ -155,9 +155,9 @@ def _answer_surveys(store: Store, rng: random.Random) -> int:
             )
         ).all()
         now = utcnow().replace(tzinfo=None)
-        picks = [(cv, rng.choice(PROFILES)) for _comp, cv in first]
         rows = [
-            (cv, orjson.dumps(p).decode(), p.get("zone"), None, "bench", now) for cv, p in picks
+            (cv, orjson.dumps(rng.choice(PROFILES)).decode(), None, "bench", now)
+            for _comp, cv in first
         ]
         bulk_insert(
             s,
@@ -165,7 +165,6 @@ def _answer_surveys(store: Store, rng: random.Random) -> int:
             (
                 "component_version_id",
                 "answers",
-                "zone",
                 "inherited_from_id",
                 "updated_by",
                 "updated_at",

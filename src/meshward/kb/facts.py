@@ -162,6 +162,19 @@ LINK_FACTS: dict[str, FactSpec] = {
 }
 
 
+PEER_HIDDEN = frozenset(
+    {
+        "graph.consumer_count",
+        "graph.provider_count",
+        "graph.consumes_cross_zone",
+        "graph.consumed_cross_zone",
+    }
+)
+"""Service facts about a service's *other* links: a link rule reads the two ends' facts
+without them (the link's own crossing facts say what matters), so a link's facts come from
+the two ends alone."""
+
+
 class FactSchema:
     """Fact paths and their specs; ``get`` for checks, ``closest`` for helpful errors."""
 
@@ -190,6 +203,7 @@ def link_schema(service: FactSchema) -> FactSchema:
     """Link facts plus both ends' service facts under ``consumer.`` and ``provider.``."""
     specs = dict(LINK_FACTS)
     for path, spec in service.specs.items():
-        specs[f"consumer.{path}"] = spec
-        specs[f"provider.{path}"] = spec
+        if path not in PEER_HIDDEN:
+            specs[f"consumer.{path}"] = spec
+            specs[f"provider.{path}"] = spec
     return FactSchema(specs)

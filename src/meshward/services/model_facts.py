@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from meshward.kb.conditions import FactValue, evaluate
+from meshward.kb.facts import PEER_HIDDEN
 from meshward.kb.inference import SbomFacts
 from meshward.kb.loader import KnowledgeBase
 from meshward.kb.schema import Question
@@ -318,9 +319,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
             svc.facts["graph.internet_facing"] = True
 
     by_component = {c: services[v] for c, v in representative.items() if v in services}
-    outer = {p for comp in by_component for p in partners[comp]} - set(by_component)
     zones = {c: _zone_of(svc) for c, svc in by_component.items()}
-    zones.update(_zones(session, outer))
     for svc in services.values():
         mine = zones.get(svc.component_id)
         calls = {zones.get(p) for p in outgoing[svc.component_id]}
@@ -349,7 +348,8 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
 
 def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int, Any], list[Any]]:
     """Components and API links to read: everything, or the wanted components, their link
-    partners, and the partners' links (whose far ends only lend their trust zone)."""
+    partners. A partner's own other links are not read: link rules do not see them
+    (``facts.PEER_HIDDEN``), so a version's facts do not depend on how far the read went."""
     columns = (
         Component.id,
         Component.key,
@@ -373,16 +373,12 @@ def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int,
         return out
 
     components = load(ids=wanted)
-    first = _link_rows(session, {row.key for row in components.values()})
-    partner_keys = {k for c, p, *_ in first for k in (c, p)} - {
+    links = _link_rows(session, {row.key for row in components.values()})
+    partner_keys = {k for c, p, *_ in links for k in (c, p)} - {
         row.key for row in components.values()
     }
-    second = _link_rows(session, partner_keys) if partner_keys else []
-    far_keys = {k for c, p, *_ in second for k in (c, p)}
-    components.update(load(keys=(partner_keys | far_keys) - {r.key for r in components.values()}))
-    seen: dict[tuple[str, str, str], Any] = {(r[0], r[1], r[2]): r for r in first}
-    seen.update({(r[0], r[1], r[2]): r for r in second})
-    return components, [seen[k] for k in sorted(seen)]
+    components.update(load(keys=partner_keys))
+    return components, links
 
 
 def _shared_resources(
@@ -416,30 +412,10 @@ def _shared_resources(
     return {c for target, comps in mine.items() if len(domains_of[target]) > 1 for c in comps}
 
 
-def zone_of_answers(answers: dict[str, Any]) -> str | None:
-    """A survey's trust zone as compared everywhere: trimmed, lower-cased, None when empty."""
-    zone = answers.get("zone")
-    return zone.strip().lower() or None if isinstance(zone, str) else None
-
-
 def _zone_of(svc: ServiceFacts) -> str | None:
-    return zone_of_answers(svc.survey.answers)
-
-
-def _zones(session: Session, component_ids: set[int]) -> dict[int, str]:
-    """Each component's trust zone as its newest survey with one says (inherited answers
-    travel forward, so this is what its newest version would resolve)."""
-    out: dict[int, str] = {}
-    for chunk in _chunks(sorted(component_ids)):
-        for comp, zone in session.execute(
-            select(ComponentVersion.component_id, Survey.zone)
-            .join(Survey, Survey.component_version_id == ComponentVersion.id)
-            .where(ComponentVersion.component_id.in_(chunk), Survey.zone.is_not(None))
-            .order_by(ComponentVersion.id)
-        ):
-            if zone:
-                out[comp] = zone
-    return out
+    """A survey's trust zone as compared everywhere: trimmed, lower-cased, None when empty."""
+    zone = svc.survey.answers.get("zone")
+    return zone.strip().lower() or None if isinstance(zone, str) else None
 
 
 def _link_facts(
@@ -482,7 +458,8 @@ def _link_facts(
     )
     for prefix, svc in (("consumer.", consumer), ("provider.", provider)):
         for path, value in svc.facts.items():
-            facts[prefix + path] = value
+            if path not in PEER_HIDDEN:
+                facts[prefix + path] = value
     return facts
 
 

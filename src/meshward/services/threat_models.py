@@ -33,7 +33,6 @@ from meshward.services.model_facts import (
     api_links,
     gather,
     predecessor_of,
-    zone_of_answers,
 )
 from meshward.services.scan_state import REVIEW_CONTROL, unmapped_versions
 from meshward.store import audit
@@ -374,7 +373,6 @@ def refresh(
         {
             "component_version_id": cv,
             "answers": gathered.services[cv].stored,
-            "zone": zone_of_answers(gathered.services[cv].stored),
             "inherited_from_id": gathered.services[cv].inherited_from,
             "updated_by": "inherited",
             "updated_at": now,
@@ -666,7 +664,6 @@ def answer_survey(
         survey = Survey(
             component_version_id=cv.id,
             answers=dict(inherited.answers) if inherited else {},
-            zone=inherited.zone if inherited else None,
             inherited_from_id=prior if inherited else None,
         )
         session.add(survey)
@@ -677,7 +674,6 @@ def answer_survey(
         else:
             merged[qid] = value
     survey.answers = merged
-    survey.zone = zone_of_answers(merged)
     survey.updated_by = audit.actor_of(session).name
     survey.updated_at = utcnow()
     session.flush()

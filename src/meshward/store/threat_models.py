@@ -57,9 +57,6 @@ class Survey(Base):
         ForeignKey("component_versions.id", ondelete="CASCADE"), unique=True
     )
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    zone: Mapped[str | None] = mapped_column(String(200))
-    """The ``zone`` answer, lower-cased: trust-zone checks read it for many services at once
-    without decoding their answers."""
     inherited_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("component_versions.id", ondelete="SET NULL")
     )

@@ -139,7 +139,6 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('component_version_id', sa.Integer(), nullable=False),
     sa.Column('answers', sa.JSON(), nullable=False),
-    sa.Column('zone', sa.String(length=200), nullable=True),
     sa.Column('inherited_from_id', sa.Integer(), nullable=True),
     sa.Column('updated_by', sa.String(length=200), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
