@@ -3,35 +3,18 @@ on a small KB of our own (fixtures/kb), web deployed in prod."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from meshward.formats.sbom.interface import SbomDocument, SbomPackage
 from meshward.kb.loader import load_kb
 from meshward.services import catalog
 from meshward.services import threat_models as tm
 from meshward.services.catalog_import import import_catalog
 from meshward.services.sboms import store_sbom
 from meshward.store.db import Store
+from tests.services.test_threat_models import sbom, t
 
 FIXTURES = Path(__file__).with_name("fixtures")
-
-
-def t(day: str) -> datetime:
-    return datetime.fromisoformat(day).replace(tzinfo=UTC)
-
-
-def sbom(purls: list[str]) -> SbomDocument:
-    root = SbomPackage(ref="root", name="root", version="1")
-    packages = [SbomPackage(ref=p, name=p.rsplit("/", 1)[-1], purl=p) for p in purls]
-    return SbomDocument(
-        format="CycloneDX",
-        spec_version="1.6",
-        encoding="json",
-        packages=[root, *packages],
-        dependencies=[("root", p) for p in purls],
-        root_refs=["root"],
-    )
+__all__ = ["FIXTURES", "sbom", "seed", "t"]
 
 
 def seed(store: Store) -> None:

@@ -23,7 +23,8 @@ from meshward.kb.conditions import FactValue, check, evaluate
 from meshward.kb.loader import KnowledgeBase, load_kb
 from meshward.kb.schema import Control
 
-CONTENT = Path(__file__).resolve().parents[2] / "src" / "meshward" / "kb" / "content"
+from .support import CONTENT, SEVEN_STACKS, asvs_5_chapter, known_asvs_ids, known_cwe_ids
+
 APPLICATION = CONTENT / "controls" / "application.yaml"
 
 OWNED_THREATS = {
@@ -61,15 +62,6 @@ OWNED_THREATS = {
 }
 CHAPTERS = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17}
 TOP25 = {79, 89, 352, 22, 78, 77, 862, 863, 434, 94, 20, 287, 306, 502, 918, 639}
-SEVEN_STACKS = {
-    ("python", "django"),
-    ("python", "flask"),
-    ("python", "fastapi"),
-    ("java", "spring"),
-    ("go", None),
-    ("javascript", "express"),
-    ("csharp", "aspnetcore"),
-}
 # Injection, XSS, CSRF, authentication, authorisation, sessions, tokens, SSRF, deserialisation.
 CENTRAL_CODING = {
     "C-PARAMETERISED-QUERIES",
@@ -159,12 +151,7 @@ def test_ids_stay_out_of_the_platform_file(controls: dict[str, Control]) -> None
 
 
 def test_asvs_chapters_and_cwe_top25(controls: dict[str, Control]) -> None:
-    chapters = {
-        int(a.split("-")[1].split(".")[0])
-        for c in controls.values()
-        for a in c.asvs
-        if a.startswith("v5.0.0-")
-    }
+    chapters = {asvs_5_chapter(a) for c in controls.values() for a in c.asvs}
     assert chapters >= CHAPTERS, sorted(CHAPTERS - chapters)
     cwes = {w for c in controls.values() for w in c.verification.cwe}
     assert cwes >= TOP25, sorted(TOP25 - cwes)
@@ -313,23 +300,13 @@ def test_narrowed_controls_apply_only_where_they_fit(controls: dict[str, Control
 
 
 def test_asvs_ids_exist(controls: dict[str, Control], shared_data: Path) -> None:
-    asvs = shared_data / "standards" / "asvs"
-    known: set[str] = set()
-    for version, pattern in (("5.0.0", "5.0.0/*_en.flat.json"), ("4.0.3", "4.0.3/*.flat.json")):
-        for path in asvs.glob(pattern):
-            for req in json.loads(path.read_text(encoding="utf-8"))["requirements"]:
-                known.add(f"v{version}-{req['req_id'].removeprefix('V')}")
-    assert known, "no ASVS export found"
+    known = known_asvs_ids(shared_data)
     unknown = sorted((c.id, a) for c in controls.values() for a in c.asvs if a not in known)
     assert not unknown
 
 
 def test_cwe_ids_exist(controls: dict[str, Control], shared_data: Path) -> None:
-    catalogue = shared_data / "standards" / "cwe"
-    taxonomy = json.loads((catalogue / "CweTaxonomy.sarif").read_text(encoding="utf-8"))
-    known = {int(t["id"][4:]) for tx in taxonomy["runs"][0]["taxonomies"] for t in tx["taxa"]}
-    categories = json.loads((catalogue / "CweCategories.json").read_text(encoding="utf-8"))
-    known |= {int(k[4:]) for k in categories["categories"]}
+    known = known_cwe_ids(shared_data)
     used = {w for c in controls.values() for w in c.verification.cwe}
     assert not used - known, sorted(used - known)
 

@@ -7,7 +7,6 @@ scanner must never be able to "verify" a platform control it cannot see).
 
 from __future__ import annotations
 
-import json
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from meshward.kb.conditions import check
 from meshward.kb.facts import PLATFORM_CAPABILITIES, FactSpec, service_schema
 from meshward.kb.schema import Control, Question, Tool
 
-CONTENT = Path(__file__).resolve().parents[2] / "src" / "meshward" / "kb" / "content"
+from .support import CONTENT, SEVEN_STACKS, asvs_5_chapter, known_asvs_ids, known_cwe_ids
 
 OWNED_THREATS = {
     "T-SENSITIVE-DATA-EXPOSURE",
@@ -65,15 +64,6 @@ CAPABILITIES = {
     "C-SIGNED-IMAGES": "image_signing",
 }
 TOP25 = {787, 125, 416, 119, 120, 121, 122, 476, 190, 200, 269, 798, 400, 770, 284}
-SEVEN_STACKS = {
-    ("python", "django"),
-    ("python", "flask"),
-    ("python", "fastapi"),
-    ("java", "spring"),
-    ("go", None),
-    ("javascript", "express"),
-    ("csharp", "aspnetcore"),
-}
 # The central coding controls of this file (secrets, crypto, logging): all seven stacks.
 CENTRAL_CODING = {
     "C-NO-HARDCODED-SECRETS",
@@ -150,12 +140,7 @@ def test_review_unmapped_findings(controls: dict[str, Control]) -> None:
 
 
 def test_asvs_chapters_v11_to_v16_and_cwe_top25(controls: dict[str, Control]) -> None:
-    chapters = {
-        int(a.split("-")[1].split(".")[0])
-        for c in controls.values()
-        for a in c.asvs
-        if a.startswith("v5.0.0-")
-    }
+    chapters = {asvs_5_chapter(a) for c in controls.values() for a in c.asvs}
     assert {11, 12, 13, 14, 15, 16} <= chapters
     cwes = {w for c in controls.values() for w in c.verification.cwe}
     assert cwes >= TOP25, sorted(TOP25 - cwes)
@@ -248,13 +233,7 @@ def test_code_scanners_cannot_verify_platform_controls(
 
 
 def test_asvs_ids_exist(controls: dict[str, Control], shared_data: Path) -> None:
-    asvs = shared_data / "standards" / "asvs"
-    known: set[str] = set()
-    for version, pattern in (("5.0.0", "5.0.0/*_en.flat.json"), ("4.0.3", "4.0.3/*.flat.json")):
-        for path in asvs.glob(pattern):
-            for req in json.loads(path.read_text(encoding="utf-8"))["requirements"]:
-                known.add(f"v{version}-{req['req_id'].removeprefix('V')}")
-    assert known, "no ASVS export found"
+    known = known_asvs_ids(shared_data)
     cited = {(c.id, a) for c in controls.values() for a in c.asvs}
     assert not [x for x in cited if x[1] not in known]
 
@@ -262,11 +241,7 @@ def test_asvs_ids_exist(controls: dict[str, Control], shared_data: Path) -> None
 def test_cwe_ids_exist(
     controls: dict[str, Control], tools: dict[str, Tool], shared_data: Path
 ) -> None:
-    catalogue = shared_data / "standards" / "cwe"
-    taxonomy = json.loads((catalogue / "CweTaxonomy.sarif").read_text(encoding="utf-8"))
-    known = {int(t["id"][4:]) for tx in taxonomy["runs"][0]["taxonomies"] for t in tx["taxa"]}
-    categories = json.loads((catalogue / "CweCategories.json").read_text(encoding="utf-8"))
-    known |= {int(k[4:]) for k in categories["categories"]}
+    known = known_cwe_ids(shared_data)
     used = {w for c in controls.values() for w in c.verification.cwe}
     used |= {w for t in tools.values() for w in t.cwe}
     assert not used - known, sorted(used - known)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from meshward.kb.loader import KnowledgeBase, load_kb
+
+from .support import SEVEN_STACKS, asvs_5_chapter, known_asvs_ids
 
 # CWE Top 25: the 2024 list and the 2025 list (the current one), so coverage holds across both.
 CWE_TOP_25_2024 = {
@@ -64,15 +65,6 @@ CWE_TOP_25_2025 = {
     639,
     770,
 }
-STACKS = {
-    ("python", "django"),
-    ("python", "flask"),
-    ("python", "fastapi"),
-    ("java", "spring"),
-    ("go", None),
-    ("javascript", "express"),
-    ("csharp", "aspnetcore"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +94,11 @@ def test_cwe_top_25_covered_by_controls(kb: KnowledgeBase) -> None:
 
 def test_code_samples_cover_the_stacks(kb: KnowledgeBase) -> None:
     present = {(s.language, s.framework) for c in kb.controls.values() for s in c.code_samples}
-    assert present >= STACKS
+    assert present >= SEVEN_STACKS
     injection = kb.controls_by_threat["T-SQL-INJECTION"]
-    assert any({(s.language, s.framework) for s in c.code_samples} >= STACKS for c in injection)
+    assert any(
+        {(s.language, s.framework) for s in c.code_samples} >= SEVEN_STACKS for c in injection
+    )
 
 
 def test_compliance_references_every_standard(kb: KnowledgeBase) -> None:
@@ -119,19 +113,10 @@ def test_scanner_coverage_names_real_controls(kb: KnowledgeBase) -> None:
     assert "C-REVIEW-UNMAPPED-FINDINGS" in kb.controls
 
 
-def _asvs_ids(folder: Path, pattern: str, prefix: str) -> set[str]:
-    (path,) = folder.glob(pattern)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    rows = data["requirements"] if isinstance(data, dict) else data
-    return {prefix + r["req_id"].lstrip("V") for r in rows}
-
-
 def test_asvs_ids_exist_and_cover_every_5_0_chapter(kb: KnowledgeBase, shared_data: Path) -> None:
-    asvs = shared_data / "standards" / "asvs"
-    known = _asvs_ids(asvs / "5.0.0", "*5.0.0_en.flat.json", "v5.0.0-")
-    known |= _asvs_ids(asvs / "4.0.3", "*4.0.3-en.flat.json", "v4.0.3-")
+    known = known_asvs_ids(shared_data)
     cited = {a for c in kb.controls.values() for a in c.asvs}
     assert sorted(cited - known) == []
-    chapters = {a.split("-")[1].split(".")[0] for a in cited if a.startswith("v5.0.0-")}
-    all_chapters = {k.split("-")[1].split(".")[0] for k in known if k.startswith("v5.0.0-")}
+    chapters = {asvs_5_chapter(a) for a in cited} - {None}
+    all_chapters = {asvs_5_chapter(k) for k in known} - {None}
     assert chapters == all_chapters

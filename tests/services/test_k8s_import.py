@@ -24,6 +24,7 @@ from meshward.store.auth_models import AuditEvent
 from meshward.store.db import Store
 from meshward.store.models import Component, ComponentVersion, Deployment
 from meshward.store.threat_models import Platform, RuntimeFact
+from tests.formats.k8s.test_real_manifests import BOUTIQUE as BOUTIQUE_WORKLOADS
 
 FIXTURES = Path(__file__).resolve().parents[1] / "formats" / "k8s" / "fixtures"
 SHOP = (FIXTURES / "shop.yaml").read_text()
@@ -297,20 +298,7 @@ def test_label_selectors() -> None:
 
 # ---------------------------------------------------------------- real manifests
 
-BOUTIQUE = [
-    "adservice",
-    "cartservice",
-    "checkoutservice",
-    "currencyservice",
-    "emailservice",
-    "frontend",
-    "loadgenerator",
-    "paymentservice",
-    "productcatalogservice",
-    "recommendationservice",
-    "redis-cart",
-    "shippingservice",
-]
+BOUTIQUE = sorted(BOUTIQUE_WORKLOADS)
 BOUTIQUE_RULES = parse_rules(
     """
 rules:

@@ -26,7 +26,7 @@ from meshward.store.threat_models import ControlTask
 FIXTURES = Path(__file__).with_name("fixtures") / "threats"
 
 
-def _sbom(purls: list[str]) -> SbomDocument:
+def sbom(purls: list[str]) -> SbomDocument:
     root = SbomPackage(ref="root", name="root", version="1")
     packages = [SbomPackage(ref=p, name=p.rsplit("/", 1)[-1], purl=p) for p in purls]
     return SbomDocument(
@@ -50,9 +50,9 @@ def estate(session: Session) -> Session:
     catalog.add_component_version(session, "web", "1.0", created_at=t("2024-01-01"))
     catalog.add_component_version(session, "payments", "1.0", created_at=t("2024-01-01"))
     store_sbom(
-        session, "web", "1.0", _sbom(["pkg:pypi/flask@3.0.0", "pkg:pypi/lxml@5.0.0"]), "d1", None
+        session, "web", "1.0", sbom(["pkg:pypi/flask@3.0.0", "pkg:pypi/lxml@5.0.0"]), "d1", None
     )
-    store_sbom(session, "payments", "1.0", _sbom(["pkg:pypi/psycopg@3.1.0"]), "d2", None)
+    store_sbom(session, "payments", "1.0", sbom(["pkg:pypi/psycopg@3.1.0"]), "d2", None)
     catalog.record_deployment(session, "prod", "web", "1.0", t("2024-02-01"))
     catalog.record_deployment(session, "prod", "payments", "1.0", t("2024-02-01"))
     session.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 LANGUAGE_OF_ECOSYSTEM = {
     "PyPI": "python",
@@ -156,6 +157,16 @@ for _eco, _name, _fact, _value in _RULES:
         _EXACT.setdefault((_eco, _name), []).append((_fact, _value))
 
 
+@lru_cache(maxsize=65536)
+def _hits(ecosystem: str, key: str) -> tuple[tuple[str, str], ...]:
+    """(fact, value) pairs one package name gives, looked up once per distinct name."""
+    hits = list(_EXACT.get((ecosystem, key), ()))
+    for prefix, fact, value in _PREFIX.get(ecosystem, ()):
+        if key.startswith(prefix) or key == prefix.rstrip(":/."):
+            hits.append((fact, value))
+    return tuple(hits)
+
+
 @dataclass
 class SbomFacts:
     package_count: int = 0
@@ -176,11 +187,7 @@ class SbomFacts:
         language = LANGUAGE_OF_ECOSYSTEM.get(base)
         if language:
             self.languages.add(language)
-        key = name.lower()
-        hits = list(_EXACT.get((base, key), ()))
-        for prefix, fact, value in _PREFIX.get(base, ()):
-            if key.startswith(prefix) or key == prefix.rstrip(":/."):
-                hits.append((fact, value))
+        hits = _hits(base, name.lower())
         for fact, value in hits:
             if fact == "xml_parsers":
                 self.xml_parsers = True

@@ -515,20 +515,36 @@ def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
+_SBOM_FACTS: dict[int, SbomFacts] = {}
+"""SBOM document id -> what its packages say. A stored document never changes, so what was
+inferred once holds for the life of the process (bounded by ``_SBOM_FACTS_MAX``)."""
+_SBOM_FACTS_MAX = 50_000
+
+
 def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
-    out: dict[int, SbomFacts] = {}
+    documents: dict[int, int] = {}
     for chunk in _chunks(ids):
-        rows = session.execute(
-            select(Occurrence.component_version_id, Package.ecosystem, Package.name)
-            .join(SbomDocument, SbomDocument.id == Occurrence.document_id)
+        for cv_id, doc_id in session.execute(
+            select(SbomDocument.component_version_id, SbomDocument.id).where(
+                SbomDocument.current.is_(True), SbomDocument.component_version_id.in_(chunk)
+            )
+        ):
+            documents[cv_id] = doc_id
+    unseen = sorted({d for d in documents.values() if d not in _SBOM_FACTS})
+    if len(_SBOM_FACTS) + len(unseen) > _SBOM_FACTS_MAX:
+        _SBOM_FACTS.clear()
+        unseen = sorted(set(documents.values()))
+    for chunk in _chunks(unseen):
+        read = {doc: SbomFacts() for doc in chunk}
+        for doc_id, ecosystem, name in session.execute(
+            select(Occurrence.document_id, Package.ecosystem, Package.name)
             .join(Package, Package.id == Occurrence.package_id)
-            .where(SbomDocument.current.is_(True), Occurrence.component_version_id.in_(chunk))
-            .where(Occurrence.dependency != "root")
+            .where(Occurrence.document_id.in_(chunk), Occurrence.dependency != "root")
             .distinct()
-        ).all()
-        for cv_id, ecosystem, name in rows:
-            out.setdefault(cv_id, SbomFacts()).add(ecosystem, name)
-    return out
+        ):
+            read[doc_id].add(ecosystem, name)
+        _SBOM_FACTS.update(read)
+    return {cv: _SBOM_FACTS[doc] for cv, doc in documents.items()}
 
 
 def _deployments(session: Session, ids: list[int]) -> dict[int, dict[int, tuple[str, bool]]]:

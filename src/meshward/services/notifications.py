@@ -593,13 +593,16 @@ def _existing(session: Session, keys: list[tuple[int, str, str]]) -> set[tuple[i
     return found
 
 
-def _queue(
+def _queue_and_deliver(
     session: Session,
     report: RunReport,
     items: list[tuple[NotificationRule | None, NotificationChannel, Event, str, str | None]],
     now: datetime,
     dry_run: bool,
-) -> None:
+    transport: httpx.BaseTransport | None,
+) -> RunReport:
+    """A dry run plans and rolls back (rule clocks included); a real one commits the queue
+    before sending, so a crash mid-delivery leaves rows to retry, not events to lose."""
     keys = [(c.id, e.key, r) for _, c, e, r, _ in items]
     have = _existing(session, keys)
     for rule, channel, event, recipient, team in items:
@@ -628,6 +631,12 @@ def _queue(
                     next_attempt_at=now,
                 )
             )
+    if dry_run:
+        session.rollback()
+        return report
+    session.commit()
+    deliver_pending(session, report, now=now, transport=transport)
+    return report
 
 
 def run_notifications(
@@ -669,13 +678,7 @@ def run_notifications(
             items += [(r, channel, event, to, team) for to, team in recipients]
         if not dry_run:
             r.last_run_at = now
-    _queue(session, report, items, now, dry_run)
-    if dry_run:
-        session.rollback()
-        return report
-    session.commit()
-    deliver_pending(session, report, now=now, transport=transport)
-    return report
+    return _queue_and_deliver(session, report, items, now, dry_run, transport)
 
 
 def daily_digest(
@@ -786,13 +789,7 @@ def daily_digest(
             report.unroutable.append(f"digest: {team} (no address on {channel})")
         report.events += 1
         items += [(None, target, event, to, t) for to, t in recipients]
-    _queue(session, report, items, now, dry_run)
-    if dry_run:
-        session.rollback()
-        return report
-    session.commit()
-    deliver_pending(session, report, now=now, transport=transport)
-    return report
+    return _queue_and_deliver(session, report, items, now, dry_run, transport)
 
 
 # ------------------------------------------------------------------------------ delivering

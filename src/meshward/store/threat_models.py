@@ -111,9 +111,7 @@ class ControlTask(Base):
     __table_args__ = (
         UniqueConstraint("component_version_id", "control_key"),
         Index("ix_control_tasks_status", "status"),
-        Index(
-            "ix_control_tasks_board", "component_version_id", "active", "status", "platform_id"
-        ),
+        Index("ix_control_tasks_board", "component_version_id", "active", "status", "platform_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     component_version_id: Mapped[int] = mapped_column(

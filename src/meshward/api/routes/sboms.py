@@ -13,6 +13,13 @@ from meshward.services import auth, catalog, sboms
 router = APIRouter(tags=["sboms"])
 
 SBOM_PATH = "/components/{component}/versions/{version}/sbom"
+RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+"""OpenAPI for a route whose body is the document itself, sniffed by content."""
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -27,29 +34,30 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@router.put(
-    SBOM_PATH,
-    summary="Upload a component version's SBOM (CycloneDX or SPDX, JSON, XML or tag-value)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
-)
-async def upload_sbom(
-    component: str, version: str, request: Request, ctx: Ctx = Depends(caller)
-) -> Response:
-    limits = Limits.from_env()
+async def writable_upload(
+    ctx: Ctx, component: str, request: Request, limit: int
+) -> tuple[str, bytes]:
+    """The component's key and the body, write access checked first: a caller who may not
+    upload is turned away before streaming a document of up to ``limit`` bytes at us."""
 
     def check() -> str:
         with ctx.session() as s:
             return auth.check_component(s, ctx.principal, component, "write").key
 
     key = await run_in_threadpool(check)
-    data = await read_limited(request, limits.max_bytes)
+    return key, await read_limited(request, limit)
+
+
+@router.put(
+    SBOM_PATH,
+    summary="Upload a component version's SBOM (CycloneDX or SPDX, JSON, XML or tag-value)",
+    openapi_extra=RAW_BODY,
+)
+async def upload_sbom(
+    component: str, version: str, request: Request, ctx: Ctx = Depends(caller)
+) -> Response:
+    limits = Limits.from_env()
+    key, data = await writable_upload(ctx, component, request, limits.max_bytes)
 
     def work() -> Response:
         with ctx.session() as s:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from meshward.api.deps import Ctx, Page, caller, json_response, page
-from meshward.api.routes.sboms import read_limited
+from meshward.api.routes.sboms import RAW_BODY, read_limited, writable_upload
 from meshward.limits import Limits
 from meshward.services import auth, gate, scan_views
 from meshward.services import verification as vf
@@ -23,12 +23,6 @@ router = APIRouter(tags=["verification"])
 VERSION = "/components/{component}/versions/{version}"
 SCANS_PATH = VERSION + "/scans"
 GATE_PATH = VERSION + "/gate"
-RAW_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 
 @router.post(
@@ -48,14 +42,7 @@ async def upload_scan(
     reopen_failed: bool = Query(False, description="Reopen done tasks whose control fails."),
     ctx: Ctx = Depends(caller),
 ) -> Response:
-    limits = Limits.from_env()
-
-    def check() -> str:
-        with ctx.session() as s:
-            return auth.check_component(s, ctx.principal, component, "write").key
-
-    key = await run_in_threadpool(check)
-    data = await read_limited(request, limits.max_bytes)
+    key, data = await writable_upload(ctx, component, request, Limits.from_env().max_bytes)
 
     def work() -> Response:
         with ctx.session() as s:

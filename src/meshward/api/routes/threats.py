@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from meshward.api.deps import Ctx, Page, caller, json_response, page
-from meshward.api.routes.sboms import read_limited
+from meshward.api.routes.sboms import RAW_BODY, read_limited
 from meshward.formats.otm import MAX_OTM_BYTES
 from meshward.kb.loader import load_kb
 from meshward.kb.schema import Standard
@@ -306,14 +306,7 @@ def get_otm(
     summary="Import mitigation states from an OTM document (JSON or YAML)",
     description="Decisions made in meshward are kept and reported as conflicts. The caller must "
     "be an editor of every component the document matches, or nothing is changed.",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
-        }
-    },
+    openapi_extra=RAW_BODY,
 )
 async def import_otm(request: Request, ctx: Ctx = Depends(caller)) -> Response:
     data = await read_limited(request, min(Limits.from_env().max_bytes, MAX_OTM_BYTES))

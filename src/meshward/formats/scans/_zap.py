@@ -35,6 +35,19 @@ from meshward.formats.scans.interface import (
 from meshward.formats.scans.zap_alerts import ZAP_ALERT_CWE
 
 _RISK: dict[str, Severity] = {"3": "high", "2": "medium", "1": "low", "0": "info"}
+ALERT_FIELDS = (
+    "pluginid",
+    "alertRef",
+    "alert",
+    "name",
+    "riskcode",
+    "confidence",
+    "desc",
+    "cweid",
+    "wascid",
+)
+"""Alert fields both encodings carry under the same names, the ones ``zap_report`` reads."""
+INSTANCE_FIELDS = ("uri", "method", "param", "attack", "evidence")
 
 
 @dataclass(slots=True)

@@ -17,8 +17,8 @@ from meshward.formats.scans.common import (
     MAX_SNIPPET_CHARS,
     Place,
     cap,
-    check_result_count,
     parse_time,
+    read_results,
     severity_from_word,
 )
 from meshward.formats.scans.cwe import cwe_from_field
@@ -49,13 +49,9 @@ class BanditJsonReader(JsonScanReader):
     def from_json(self, root: object, source: str, tool_hint: str | None = None) -> ScanReport:
         top = Place(source)
         report = top.obj(root, optional=False)
-        results = top.array(report.get("results"), "results", optional=False)
-        check_result_count(len(results), source, "/results")
-        findings = [
-            _finding(value, top / "results" / number) for number, value in enumerate(results)
-        ]
+        findings = read_results(top, report, "results", _finding)
         version = None
-        for value in results:
+        for value in report["results"]:
             found = _DOCS_VERSION.search(str(value.get("more_info", "")))
             if found:
                 version = found.group(1)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from meshward.errors import InputError
 from meshward.formats.sbom.common import json_pointer
@@ -27,6 +28,7 @@ __all__ = [
     "html_to_text",
     "max_results",
     "parse_time",
+    "read_results",
     "severity_from_score",
     "severity_from_word",
     "tool_name",
@@ -35,6 +37,8 @@ __all__ = [
 MAX_MESSAGE_CHARS = 4_000
 MAX_SNIPPET_CHARS = 2_000
 _DEFAULT_MAX_RESULTS = 1_000_000
+
+T = TypeVar("T")
 
 
 def max_results() -> int:
@@ -53,6 +57,16 @@ def check_result_count(count: int, source: str, place: str) -> None:
             f"{count:,} results, more than the limit of {limit:,} "
             "(raise MESHWARD_MAX_SCAN_RESULTS for an honest giant)",
         )
+
+
+def read_results(
+    top: Place, report: dict[str, Any], key: str, read: Callable[[Any, Place], T]
+) -> list[T]:
+    """A report's one flat, required result array, counted against the limit before any of
+    it is normalised, each item read at its own place (Bandit, Semgrep, Grype)."""
+    values = top.array(report.get(key), key, optional=False)
+    check_result_count(len(values), top.source, f"/{key}")
+    return [read(value, top / key / number) for number, value in enumerate(values)]
 
 
 class Place:

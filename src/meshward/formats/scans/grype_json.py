@@ -15,8 +15,8 @@ from meshward.formats.scans.common import (
     MAX_MESSAGE_CHARS,
     Place,
     cap,
-    check_result_count,
     parse_time,
+    read_results,
     severity_from_word,
 )
 from meshward.formats.scans.cwe import cwe_from_field, sorted_cwes
@@ -49,9 +49,7 @@ class GrypeJsonReader(JsonScanReader):
     def from_json(self, root: object, source: str, tool_hint: str | None = None) -> ScanReport:
         top = Place(source)
         report = top.obj(root, optional=False)
-        matches = top.array(report.get("matches"), "matches", optional=False)
-        check_result_count(len(matches), source, "/matches")
-        findings = [_finding(value, top / "matches" / n) for n, value in enumerate(matches)]
+        findings = read_results(top, report, "matches", _finding)
         descriptor = top.obj(report.get("descriptor"), "descriptor")
         version = descriptor.get("version")
         return ScanReport(

@@ -9,6 +9,8 @@ report is a value, read once and handed on. Readers only parse; they never touch
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -167,11 +169,18 @@ class JsonScanReader(ScanReader):
         limits: Limits = DEFAULT_LIMITS,
     ) -> ScanReport:
         root = load_json(data, source, limits)
-        try:
+        with last_guard(source, self.format):
             return self.from_json(root, source, tool_hint)
-        except InputError:
-            raise
-        except Exception as exc:  # a reader raises InputError only; this is the last guard
-            raise InputError(
-                source, None, f"could not read {self.format}: {type(exc).__name__}: {exc}"
-            ) from None
+
+
+@contextmanager
+def last_guard(source: str, what: str | None = None) -> Iterator[None]:
+    """Readers raise ``InputError`` only; should one have a bug, the user still gets an
+    error naming the file (and ``what`` was being read) instead of a traceback."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:
+        label = f"could not read {what}" if what else "could not read"
+        raise InputError(source, None, f"{label}: {type(exc).__name__}: {exc}") from None

@@ -12,7 +12,7 @@ import importlib
 
 from meshward.errors import InputError
 from meshward.formats.sbom.common import check_size, gc_paused, head_text, load_json
-from meshward.formats.scans.interface import JsonScanReader, ScanReader, ScanReport
+from meshward.formats.scans.interface import JsonScanReader, ScanReader, ScanReport, last_guard
 from meshward.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["READERS", "detect_format", "read_scan", "supported_formats"]
@@ -85,15 +85,10 @@ def read_scan(
     name); a name in the report always wins.
     """
     check_size(data, source, limits)
-    try:
-        # Normalising allocates a dataclass or more per result; with the decoded tree alive,
-        # each cyclic-GC pass would walk all of it (2-3x slower on a 50,000-result log).
-        with gc_paused():
-            reader, root = _pick(data, source, limits)
-            if root is not None and isinstance(reader, JsonScanReader):
-                return reader.from_json(root, source, tool_hint)
-            return reader.read(data, source, tool_hint, limits)
-    except InputError:
-        raise
-    except Exception as exc:  # readers raise InputError only; this is the last guard
-        raise InputError(source, None, f"could not read: {type(exc).__name__}: {exc}") from None
+    # Normalising allocates a dataclass or more per result; with the decoded tree alive,
+    # each cyclic-GC pass would walk all of it (2-3x slower on a 50,000-result log).
+    with last_guard(source), gc_paused():
+        reader, root = _pick(data, source, limits)
+        if root is not None and isinstance(reader, JsonScanReader):
+            return reader.from_json(root, source, tool_hint)
+        return reader.read(data, source, tool_hint, limits)

@@ -18,7 +18,7 @@ from meshward.formats.scans.common import (
     MAX_SNIPPET_CHARS,
     Place,
     cap,
-    check_result_count,
+    read_results,
     severity_from_word,
 )
 from meshward.formats.scans.cwe import cwe_from_field, sorted_cwes
@@ -55,11 +55,7 @@ class SemgrepJsonReader(JsonScanReader):
     def from_json(self, root: object, source: str, tool_hint: str | None = None) -> ScanReport:
         top = Place(source)
         report = top.obj(root, optional=False)
-        results = top.array(report.get("results"), "results", optional=False)
-        check_result_count(len(results), source, "/results")
-        findings = [
-            _finding(value, top / "results" / number) for number, value in enumerate(results)
-        ]
+        findings = read_results(top, report, "results", _finding)
         version = report.get("version")
         return ScanReport(
             format="semgrep-json",

@@ -7,24 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from meshward.formats.sbom.common import head_text
-from meshward.formats.scans._zap import ZapAlert, ZapSite, zap_report
+from meshward.formats.scans._zap import (
+    ALERT_FIELDS,
+    INSTANCE_FIELDS,
+    ZapAlert,
+    ZapSite,
+    zap_report,
+)
 from meshward.formats.scans.common import Place
 from meshward.formats.scans.interface import JsonScanReader, ScanReport
 
 __all__ = ["ZapJsonReader"]
-
-_ALERT_FIELDS = (
-    "pluginid",
-    "alertRef",
-    "alert",
-    "name",
-    "riskcode",
-    "confidence",
-    "desc",
-    "cweid",
-    "wascid",
-)
-_INSTANCE_FIELDS = ("uri", "method", "param", "attack", "evidence")
 
 
 class ZapJsonReader(JsonScanReader):
@@ -70,12 +63,12 @@ def _site(value: Any, place: Place) -> ZapSite:
 
 def _alert(value: Any, place: Place) -> ZapAlert:
     alert = place.obj(value, optional=False)
-    fields = {key: place.text(alert.get(key), key) for key in _ALERT_FIELDS}
+    fields = {key: place.text(alert.get(key), key) for key in ALERT_FIELDS}
     instances = []
     for number, item in enumerate(place.array(alert.get("instances"), "instances")):
         at = place / "instances" / number
         instance = at.obj(item, optional=False)
-        instances.append({key: at.text(instance.get(key), key) for key in _INSTANCE_FIELDS})
+        instances.append({key: at.text(instance.get(key), key) for key in INSTANCE_FIELDS})
     return ZapAlert(fields=fields, instances=instances, place=str(place), tags=_tags(alert))
 
 

@@ -14,25 +14,19 @@ from typing import Any
 from meshward.errors import InputError
 from meshward.formats.manifests.support import children, local_name, parse_xml
 from meshward.formats.sbom.common import head_text
-from meshward.formats.scans._zap import ZapAlert, ZapSite, zap_report
-from meshward.formats.scans.interface import ScanReader, ScanReport
+from meshward.formats.scans._zap import (
+    ALERT_FIELDS,
+    INSTANCE_FIELDS,
+    ZapAlert,
+    ZapSite,
+    zap_report,
+)
+from meshward.formats.scans.interface import ScanReader, ScanReport, last_guard
 from meshward.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["ZapXmlReader"]
 
 _ROOT = re.compile(r"<OWASPZAPReport[\s>]")
-_ALERT_FIELDS = (
-    "pluginid",
-    "alertRef",
-    "alert",
-    "name",
-    "riskcode",
-    "confidence",
-    "desc",
-    "cweid",
-    "wascid",
-)
-_INSTANCE_FIELDS = ("uri", "method", "param", "attack", "evidence")
 
 
 class ZapXmlReader(ScanReader):
@@ -53,19 +47,13 @@ class ZapXmlReader(ScanReader):
             raise InputError(
                 source, f"/{local_name(root.tag)}", "not a ZAP report (<OWASPZAPReport>)"
             )
-        try:
+        with last_guard(source, "ZAP XML"):
             sites = [
                 _site(site, f"/OWASPZAPReport/site[{number}]")
                 for number, site in enumerate(children(root, "site"), start=1)
             ]
             attributes = {key: root.get(key) for key in ("version", "generated", "created")}
             return zap_report("zap-xml", attributes, sites, source, "/OWASPZAPReport")
-        except InputError:
-            raise
-        except Exception as exc:  # a reader raises InputError only; this is the last guard
-            raise InputError(
-                source, None, f"could not read ZAP XML: {type(exc).__name__}: {exc}"
-            ) from None
 
 
 def _text(element: Any, name: str) -> str | None:
@@ -93,12 +81,12 @@ def _site(site: Any, place: str) -> ZapSite:
 
 def _alert(alert: Any, place: str) -> ZapAlert:
     instances = [
-        {key: _text(instance, key) for key in _INSTANCE_FIELDS}
+        {key: _text(instance, key) for key in INSTANCE_FIELDS}
         for container in children(alert, "instances")
         for instance in children(container, "instance")
     ]
     if not instances and _text(alert, "uri") is not None:  # pre-2.4 single-instance layout
-        instances = [{key: _text(alert, key) for key in _INSTANCE_FIELDS}]
+        instances = [{key: _text(alert, key) for key in INSTANCE_FIELDS}]
     return ZapAlert(
-        fields={key: _text(alert, key) for key in _ALERT_FIELDS}, instances=instances, place=place
+        fields={key: _text(alert, key) for key in ALERT_FIELDS}, instances=instances, place=place
     )
