@@ -17,7 +17,13 @@ service and about 4 consumed APIs per service (4N links) shaped like a real esta
 many call, fan-in with a heavy tail), deployments to prod (one ended and one
 running version per service), staging and dev, and 500 OSV advisories imported through the
 real import path (so findings come from the real matcher). Everything else is written with
-``meshward.store.bulk.bulk_insert``.
+``meshward.store.bulk.bulk_insert``, each occurrence with the shortest-path parent an upload
+stores (``sboms.path_parents``); an estate built before migration 0009 has none, and its
+blast radii walk the dependency edges instead (``--reuse`` on such a database measures that).
+
+Each query is timed answered in full, in full and serialised as the API sends it, and as a
+first page (``--page`` versions, ``--consumer-limit`` consumers), on a first call (no
+dependency path known yet) and on repeat calls.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
@@ -45,7 +53,8 @@ from sqlalchemy.orm import Session
 from bench.estate import api_links, counts
 from meshward.formats.osv import parse_advisory
 from meshward.services.advisories import store_advisories
-from meshward.services.impact import blast_radius
+from meshward.services.impact import _api_graphs, _paths_by_engine, blast_radius
+from meshward.services.sboms import path_parents
 from meshward.store.bulk import bulk_insert
 from meshward.store.db import Store
 from meshward.store.models import (
@@ -315,8 +324,28 @@ def _insert_sboms(
                 for i, p in enumerate(parents):
                     if p >= 0:
                         depth[i] = depth[p] + 1
+                edges = {("root", refs[i]) for i in range(DIRECT)}
+                edges |= {(refs[p], refs[i]) for i, p in enumerate(parents) if p >= 0}
+                edges |= {(refs[a], refs[b]) for a, b in extra if a != b}
+                ordered_edges = sorted(edges)
+                kinds = {"root": "root"} | {
+                    ref: "direct" if depth[i] == 1 else "transitive" for i, ref in enumerate(refs)
+                }
+                chain = path_parents(kinds, kinds, ordered_edges)  # as an upload stores it
                 occ.append(
-                    (cv_id, cv_id, None, "root", f"svc-{s:05d}", version, None, "[]", "{}", "root")
+                    (
+                        cv_id,
+                        cv_id,
+                        None,
+                        "root",
+                        f"svc-{s:05d}",
+                        version,
+                        None,
+                        "[]",
+                        "{}",
+                        "root",
+                        chain["root"],
+                    )
                 )
                 for i, n in enumerate(names):
                     purl_type, _, name, versions = universe[n]
@@ -331,13 +360,11 @@ def _insert_sboms(
                             refs[i],
                             "[]",
                             "{}",
-                            "direct" if depth[i] == 1 else "transitive",
+                            kinds[refs[i]],
+                            chain[refs[i]],
                         )
                     )
-                edges = {("root", refs[i]) for i in range(DIRECT)}
-                edges |= {(refs[p], refs[i]) for i, p in enumerate(parents) if p >= 0}
-                edges |= {(refs[a], refs[b]) for a, b in extra if a != b}
-                deps += [(cv_id, a, b) for a, b in sorted(edges)]
+                deps += [(cv_id, a, b) for a, b in ordered_edges]
         bulk_insert(
             session,
             ComponentVersion.__table__,  # type: ignore[arg-type]
@@ -376,6 +403,7 @@ def _insert_sboms(
                 "licenses",
                 "hashes",
                 "dependency",
+                "path_parent_ref",
             ),
             occ,
         )
@@ -518,27 +546,51 @@ def _median_time(repeat: int, call: Any) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
+def _cold(call: Any) -> tuple[float, float]:
+    """Wall and CPU time of a call with no dependency path nor consumer walk known yet (a
+    first call)."""
+    _paths_by_engine.clear()
+    for _, graph in _api_graphs.values():
+        graph.walks.clear()
+    start, start_cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
 def run_bench(
-    session: Session, repeat: int, consumer_limit: int
+    session: Session, repeat: int, consumer_limit: int, page: int
 ) -> tuple[list[tuple[str, str, float, str]], list[Any]]:
+    """Each query answered in full (every affected version, every consumer), in full and
+    serialised as the API sends it, and as a first page of ``page`` affected versions and
+    ``consumer_limit`` consumers (what ``?limit=&consumers=`` asks for), each timed on a
+    first call (no dependency path known) and on repeat calls."""
     queries = _queries(session, SEED)
-    cold, warm, warm_cpu, capped, capped_cpu, sizes = [], [], [], [], [], []
+    times: dict[str, list[float]] = defaultdict(list)
+    sizes = []
     for q in queries:
-        start = time.perf_counter()
-        result = blast_radius(session, q)
-        cold.append(time.perf_counter() - start)
-        wall, cpu = _median_time(repeat, lambda q=q: blast_radius(session, q))
-        warm.append(wall)
-        warm_cpu.append(cpu)
-        wall, cpu = _median_time(
-            repeat, lambda q=q: blast_radius(session, q, consumer_limit=consumer_limit)
-        )
-        capped.append(wall)
-        capped_cpu.append(cpu)
-        s = result.summary
-        sizes.append((q, s["component_versions"], s["consumers"], s["running"], warm[-1]))
+
+        def full(q: str = q) -> Any:
+            return blast_radius(session, q)
+
+        def paged(q: str = q) -> Any:
+            return blast_radius(session, q, limit=page, consumer_limit=consumer_limit)
+
+        def serialised(q: str = q) -> Any:
+            return orjson.dumps(blast_radius(session, q).to_dict())
+
+        for label, call in (("full", full), ("paged", paged)):
+            wall, cpu = _cold(call)
+            times[f"{label}, first call"].append(wall)
+            times[f"{label}, first call, CPU"].append(cpu)
+        for label, call in (("full", full), ("paged", paged), ("full + JSON", serialised)):
+            wall, cpu = _median_time(repeat, call)
+            times[label].append(wall)
+            times[f"{label}, CPU"].append(cpu)
+        s = full().summary
+        sizes.append((q, s["component_versions"], s["consumers"], s["running"], times["full"][-1]))
     rows = []
-    for label, values in (("advisory", warm[:40]), ("purl range / bare name", warm[40:])):
+    for label, part in (("advisory", slice(0, 40)), ("purl range / bare name", slice(40, None))):
+        values = times["full"][part]
         if values:
             rows += [
                 (
@@ -559,31 +611,21 @@ def run_bench(
         start = time.perf_counter()
         rollup(session)
         rows.append(("roll-up", label, (time.perf_counter() - start) * 1e3, "ms"))
-    rows += [
-        ("blast radius", "all 50: p50", _percentile(warm, 0.5) * 1e3, "ms"),
-        ("blast radius", "all 50: p95", _percentile(warm, 0.95) * 1e3, "ms"),
-        ("blast radius", "all 50, first call: p95", _percentile(cold, 0.95) * 1e3, "ms"),
-        (
-            "blast radius",
-            f"all 50, consumers listed up to {consumer_limit}: p50",
-            _percentile(capped, 0.5) * 1e3,
-            "ms",
-        ),
-        (
-            "blast radius",
-            f"all 50, consumers listed up to {consumer_limit}: p95",
-            _percentile(capped, 0.95) * 1e3,
-            "ms",
-        ),
-        ("blast radius", "all 50, CPU time: p50", _percentile(warm_cpu, 0.5) * 1e3, "ms"),
-        ("blast radius", "all 50, CPU time: p95", _percentile(warm_cpu, 0.95) * 1e3, "ms"),
-        (
-            "blast radius",
-            f"all 50, consumers listed up to {consumer_limit}, CPU time: p95",
-            _percentile(capped_cpu, 0.95) * 1e3,
-            "ms",
-        ),
-    ]
+    described = {
+        "full": "all 50, whole answer, repeat call",
+        "full + JSON": "all 50, whole answer serialised (to_dict + orjson), repeat call",
+        "full, first call": "all 50, whole answer, first call",
+        "paged": f"all 50, first {page} versions + {consumer_limit} consumers, repeat call",
+        "paged, first call": f"all 50, first {page} versions + {consumer_limit} consumers, "
+        "first call",
+    }
+    for key, what in described.items():
+        for clock, suffix in (("wall", ""), ("CPU", ", CPU")):
+            values = times[key + suffix]
+            rows += [
+                ("blast radius", f"{what}: p50 {clock}", _percentile(values, 0.5) * 1e3, "ms"),
+                ("blast radius", f"{what}: p95 {clock}", _percentile(values, 0.95) * 1e3, "ms"),
+            ]
     return rows, sizes
 
 
@@ -618,7 +660,10 @@ def main() -> None:
         "--consumer-limit",
         type=int,
         default=100,
-        help="also time the answers with the consumer list cut to this many (counted in full)",
+        help="the paged answers list this many consumers (counted in full)",
+    )
+    parser.add_argument(
+        "--page", type=int, default=100, help="the paged answers list this many versions"
     )
     parser.add_argument("--sizes", action="store_true", help="print each query's answer size")
     parser.add_argument(
@@ -665,7 +710,7 @@ def main() -> None:
             _analyze(store)
         with store.session() as session:
             counts = _counts(session)
-            bench_rows, sizes = run_bench(session, args.repeat, args.consumer_limit)
+            bench_rows, sizes = run_bench(session, args.repeat, args.consumer_limit, args.page)
         store.dispose()
     rows += [("estate", name, float(n), "rows") for name, n in counts.items()] + bench_rows
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"

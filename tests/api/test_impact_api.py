@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.api.conftest import Server
 from tests.api.test_api import _problem
 
@@ -35,3 +37,37 @@ def test_risk_diff_and_fix_plan(server: Server) -> None:
         assert {x["component"] for x in changed.json()["components_changed"]} >= {"checkout"}
         _problem(c.get("/api/v1/apps/webshop/risk"), 404)  # another domain: unseen
         _problem(c.get("/api/v1/domains/acme.commerce/risk"), 404)
+
+
+def test_blast_radius_pages_and_consumer_cap(server: Server) -> None:
+    with server.client("admin") as c:
+        whole = c.get("/api/v1/blast-radius", params={"q": "log4j-core"}).json()
+        assert "page" not in whole and len(whole["components"]) >= 2
+        rows: list[dict[str, object]] = []
+        params: dict[str, object] = {"q": "log4j-core", "limit": 1, "consumers": 0}
+        while True:
+            resp = c.get("/api/v1/blast-radius", params=params)
+            assert resp.status_code == 200, resp.text
+            part = resp.json()
+            assert part["summary"] == whole["summary"] and part["consumers"] == []
+            assert part["page"]["total"] == len(whole["components"])
+            assert len(part["components"]) == 1
+            rows += part["components"]
+            if part["page"]["next"] is None:
+                break
+            params["cursor"] = httpx.URL(part["page"]["next"]).params["cursor"]
+        assert rows == whole["components"]
+        _problem(c.get("/api/v1/blast-radius", params={"q": "log4j-core", "cursor": "x"}), 422)
+        _problem(c.get("/api/v1/blast-radius", params={"q": "log4j-core", "limit": 0}), 422)
+    with server.client("payments-viewer") as c:
+        mine = c.get("/api/v1/blast-radius", params={"q": "log4j-core"}).json()
+        page = c.get("/api/v1/blast-radius", params={"q": "log4j-core", "limit": 1}).json()
+    # only the payments domain's versions, counted and paged for this caller
+    assert mine["components"] and len(mine["components"]) < len(whole["components"])
+    assert {x["owner"] for x in mine["components"]} == {"group:default/payments-team"}
+    assert page["page"]["total"] == len(mine["components"])
+    assert page["components"] == mine["components"][:1]
+    assert page["summary"] == mine["summary"]
+    assert mine["summary"]["component_versions"] == len(
+        {(x["key"], x["version"]) for x in mine["components"]}
+    )

@@ -129,3 +129,31 @@ def test_blast_radius_unknown_query_fails_in_one_line(db_url: str) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith("error: no advisory 'CVE-2099-0000'")
+
+
+def test_blast_radius_a_page_at_a_time(demo: Any) -> None:
+    whole = orjson.loads(demo("blast-radius", "log4j-core", "--json").stdout)
+    assert "page" not in whole
+    rows, offset = [], 0
+    while offset is not None:
+        part = orjson.loads(
+            demo(
+                "blast-radius",
+                "log4j-core",
+                "--limit",
+                "1",
+                "--offset",
+                str(offset),
+                "--consumers",
+                "0",
+                "--json",
+            ).stdout
+        )
+        assert part["summary"] == whole["summary"] and part["consumers"] == []
+        assert part["page"]["total"] == len(whole["components"]) >= 2
+        rows += part["components"]
+        offset = part["page"]["next_offset"]
+    assert rows == whole["components"]
+    tree = demo("blast-radius", "log4j-core", "--limit", "1").stdout
+    assert f"components (1-1 of {len(whole['components'])})" in tree
+    assert "--limit 1 --offset 1" in tree

@@ -6,6 +6,12 @@ range (``pkg:pypi/django@>=3.0,<3.2.5``: comma-separated ``>=``, ``>``, ``<=``, 
 ``!=``, in the ecosystem's own version order), or a bare package name matched in every
 ecosystem (``log4j-core``). ``--env E`` narrows the answer to what runs in E now.
 
+A large answer (thousands of affected versions, most of an estate as consumers) can be read a
+page at a time: ``--limit N [--offset K]`` lists N affected versions from the K-th, and
+``--consumers N`` the N nearest consumers; the summary always counts everything. A paged
+answer carries ``"page": {"offset", "limit", "total", "next_offset"}`` (``next_offset``:
+null on the last page), and the tree ends with the command for the next page.
+
 By default a Rich tree; ``--json`` prints this stable shape (lists sorted as shown)::
 
     {
@@ -56,6 +62,8 @@ By default a Rich tree; ``--json`` prints this stable shape (lists sorted as sho
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.markup import escape
 from rich.tree import Tree
@@ -79,18 +87,48 @@ def blast_radius_command(
         "'pkg:pypi/django@>=3.0,<3.2.5') or a bare package name (log4j-core).",
     ),
     env: str | None = typer.Option(None, "--env", help="Only what runs in this environment."),
+    consumers: int | None = typer.Option(
+        None, "--consumers", min=0, help="List only the N nearest consumers (all are counted)."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="List N affected versions (all are counted)."
+    ),
+    offset: int = typer.Option(0, "--offset", min=0, help="...from the K-th (see --limit)."),
     json: bool = JsonOption,
 ) -> None:
     """Who is hit: affected component versions and how the package comes in, application
     versions, environments running them now, consumers over API links, and the upgrade."""
+
+    def remote(r: Any) -> BlastRadius:
+        from meshward.api.deps import encode_cursor
+
+        return revive(
+            BlastRadius,
+            r.get(
+                "/blast-radius",
+                q=query,
+                env=env,
+                consumers=consumers,
+                limit=limit,
+                cursor=encode_cursor(offset) if offset else None,
+            ),
+        )
+
     result = fetch(
-        lambda s: blast_radius(s, query, environment=env),
-        lambda r: revive(BlastRadius, r.get("/blast-radius", q=query, env=env)),
+        lambda s: blast_radius(
+            s, query, environment=env, consumer_limit=consumers, limit=limit, offset=offset
+        ),
+        remote,
     )
     if json:
         emit_json(result.to_dict())
     else:
         console.print(render_tree(result))
+        if result.page is not None and result.page.next_offset is not None:
+            console.print(
+                f"[dim]{result.page.total - result.page.next_offset} more: "
+                f"--limit {result.page.limit} --offset {result.page.next_offset}[/dim]"
+            )
 
 
 def _severity(value: str | None, score: float | None = None) -> str:
@@ -144,7 +182,10 @@ def render_tree(r: BlastRadius) -> Tree:
             _advisory_node(adv, a)
         if not r.advisories:
             adv.add("[green]no known vulnerability in the versions held[/]")
-    comps = root.add(f"[b]components[/b] ({len(r.components)})")
+    shown = len(r.components)
+    total = r.page.total if r.page else shown
+    span = f"{r.page.offset + 1}-{r.page.offset + shown} of " if r.page and shown else ""
+    comps = root.add(f"[b]components[/b] ({span}{total})")
     for c in r.components:
         runs = f"  runs in {', '.join(c.environments)}" if c.environments else ""
         node = comps.add(
@@ -175,7 +216,11 @@ def render_tree(r: BlastRadius) -> Tree:
             f"{escape(d.environment)}{prod}: {escape(d.component)} {escape(d.version)}"
             f" since {d.since}"
         )
-    cons = root.add(f"[b]consumers[/b] ({len(r.consumers)})")
+    listed = len(r.consumers)
+    count = r.summary.get("consumers", listed)
+    cons = root.add(
+        f"[b]consumers[/b] ({listed if listed == count else f'{listed} nearest of {count}'})"
+    )
     for k in r.consumers:
         cons.add(
             f"[cyan]{escape(k.component)}[/cyan] [dim]depth {k.depth}, "

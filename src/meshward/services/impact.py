@@ -24,28 +24,36 @@ Query forms (``parse_package_query`` documents the purl ones):
                                                 ``npm log4j-core``), or its full name
 =============================================  ==============================================
 
-Everything is set-based: a fixed number of queries whatever the size of the answer, each
-restricted by the same ``hits`` subquery (component version x package). The SBOM walk is a
-recursive CTE with ``UNION``, which keeps each row once: it collects the dependency edges
-above the hit packages, ends on any cycle and never enumerates paths (exponential on a dense
-graph); the shortest path is then read off the edges with one breadth-first pass in Python,
-and kept, since a stored SBOM never changes. The API walk runs in memory over the estate's
-API links, read once per catalog change (``api_graph``): every blast radius walks them,
-while they change only on catalog import.
+Everything is set-based: a fixed number of queries whatever the size of the answer (in
+chunks of ``CHUNK`` where a list is bound), each restricted by the same ``hits`` subquery
+(component version x package). The answer is counted in full, but a page of it
+(``limit``/``offset``) spells out only its own rows: their occurrences, dependency paths,
+vulnerabilities and upgrades are read and built for the page alone.
+
+Dependency paths: each occurrence stores, at ingest, the node before it on its shortest path
+from a root (``Occurrence.path_parent_ref``), so a path is one short recursive chain per
+package. Occurrences stored before that column (NULL) fall back to the SBOM walk: a recursive
+CTE with ``UNION``, which keeps each row once: it collects the dependency edges above the hit
+packages, ends on any cycle and never enumerates paths (exponential on a dense graph); the
+shortest path is then read off the edges with one breadth-first pass in Python. Either way a
+path is kept, since a stored SBOM never changes. The API walk runs in memory over the
+estate's API links, read once per catalog change (``api_graph``): every blast radius walks
+them, while they change only on catalog import.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import and_, bindparam, func, or_, select
+import orjson
+from sqlalchemy import DateTime, and_, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from meshward.ecosystems.purls import coordinates
@@ -205,9 +213,29 @@ class BlastRadius:
     environments: list[RunningVersion]
     consumers: list[Consumer]
     summary: dict[str, int] = field(default_factory=dict)
+    page: ResultPage | None = None
+    """Set when the affected versions were asked for a page at a time."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form; ``page`` only when paged. Through orjson, which reads dataclasses
+        natively: ~10x faster than ``dataclasses.asdict`` on an answer of thousands of
+        versions (asdict deep-copies every field)."""
+        data: dict[str, Any] = orjson.loads(orjson.dumps(self))
+        if self.page is None:
+            del data["page"]
+        return data
+
+
+@dataclass
+class ResultPage:
+    """Which slice of the affected versions (``components``) an answer holds; the summary
+    and every other list still cover the whole blast radius."""
+
+    offset: int
+    limit: int
+    total: int
+    """Rows of ``components`` in the whole answer (a version hit by two packages: two)."""
+    next_offset: int | None
 
 
 # ---------------------------------------------------------------- reading the query
@@ -401,8 +429,11 @@ def _resolve(session: Session, query: str) -> _Target:
 @dataclass(frozen=True)
 class _Statements:
     entries: Any
+    """One row per hit (component version x package), laid out as ``_CV`` ... ``_INSTALLED``
+    say, then (advisory queries) the finding's vulnerability columns. An active finding
+    means the version's current SBOM holds the package (the matcher keeps it so), so the
+    rows need no occurrence: those are read for the page shown (``_occurrence_statement``)."""
     vulnerabilities: Any
-    paths: Any
     deployments: Any
     applications: Any
 
@@ -423,8 +454,15 @@ def _is_running(environment: bool) -> Any:
 def _statements(kind: str, environment: bool) -> _Statements:
     hits_query: Any
     if kind == "advisory":
+        # the finding itself rides along: it is the answer's vulnerability of this row
         hits_query = select(
-            Finding.component_version_id.label("cv"), Finding.package_id.label("pkg")
+            Finding.component_version_id.label("cv"),
+            Finding.package_id.label("pkg"),
+            Finding.vulnerability,
+            Finding.severity,
+            Finding.severity_score,
+            Finding.fixed_version,
+            Finding.state,
         ).where(Finding.vulnerability == bindparam("vulnerability"), Finding.active.is_(True))
     else:
         hits_query = (
@@ -450,7 +488,7 @@ def _statements(kind: str, environment: bool) -> _Statements:
             hits.c.cv,
             hits.c.pkg,
             ComponentVersion.version,
-            ComponentVersion.created_at,
+            type_coerce(ComponentVersion.created_at, DateTime()),  # naive UTC: sorted only
             Component.name,
             Component.key,
             Component.owner,
@@ -458,21 +496,12 @@ def _statements(kind: str, environment: bool) -> _Statements:
             Package.name,
             Package.ecosystem,
             Package.version,
-            Occurrence.document_id,
-            Occurrence.ref,
-            Occurrence.dependency,
-            SbomDocument.digest,
+            *(list(hits.c)[2:] if kind == "advisory" else []),
         )
         .select_from(hits)
-        .join(
-            Occurrence,
-            and_(Occurrence.component_version_id == hits.c.cv, Occurrence.package_id == hits.c.pkg),
-        )
-        .join(SbomDocument, SbomDocument.id == Occurrence.document_id)
         .join(ComponentVersion, ComponentVersion.id == hits.c.cv)
         .join(Component, Component.id == ComponentVersion.component_id)
         .join(Package, Package.id == hits.c.pkg)
-        .where(SbomDocument.current.is_(True))
     )
 
     vulnerabilities = (
@@ -494,54 +523,12 @@ def _statements(kind: str, environment: bool) -> _Statements:
     if kind == "advisory":
         vulnerabilities = vulnerabilities.where(Finding.vulnerability == bindparam("vulnerability"))
 
-    # Dependency paths: walk *upwards* from the hit packages (to_ref -> from_ref), touching
-    # only their ancestors, not the whole SBOM; UNION keeps each edge once.
-    targets = (
-        select(Occurrence.document_id, Occurrence.ref)
-        .join(
-            hits,
-            and_(hits.c.cv == Occurrence.component_version_id, hits.c.pkg == Occurrence.package_id),
-        )
-        .join(SbomDocument, SbomDocument.id == Occurrence.document_id)
-        .where(SbomDocument.current.is_(True))
-        .subquery("targets")
-    )
-    edge = aliased(SbomDependency)
-    up = (
-        select(edge.document_id, edge.from_ref, edge.to_ref)
-        .join(
-            targets,
-            and_(edge.document_id == targets.c.document_id, edge.to_ref == targets.c.ref),
-        )
-        .cte("up", recursive=True)
-    )
-    parent = aliased(SbomDependency)
-    up = up.union(
-        select(parent.document_id, parent.from_ref, parent.to_ref).join(
-            up, and_(parent.document_id == up.c.document_id, parent.to_ref == up.c.from_ref)
-        )
-    )
-    node = aliased(Occurrence)
-    paths = (
-        select(
-            up.c.document_id,
-            up.c.from_ref,
-            up.c.to_ref,
-            node.purl,
-            node.name,
-            node.version,
-            node.dependency,
-        )
-        .select_from(up)
-        .outerjoin(node, and_(node.document_id == up.c.document_id, node.ref == up.c.from_ref))
-    )
-
     deployments = (
         select(
             Environment.name,
             Environment.production,
             Deployment.component_version_id,
-            Deployment.started_at,
+            type_coerce(Deployment.started_at, DateTime()),  # naive UTC (see _iso)
         )
         .join(Environment, Environment.id == Deployment.environment_id)
         .where(Deployment.component_version_id.in_(hit_versions), _is_running(environment))
@@ -576,7 +563,97 @@ def _statements(kind: str, environment: bool) -> _Statements:
         .join(Application, Application.id == hit_apps.c.application_id)
     )
 
-    return _Statements(entries, vulnerabilities, paths, deployments, applications)
+    return _Statements(entries, vulnerabilities, deployments, applications)
+
+
+@cache
+def _occurrence_statement() -> Any:
+    """Where some hits occur in their version's current SBOM: (version, package, document,
+    ref, dependency kind, path parent, document digest). Versions and packages are bound
+    separately; the caller keeps its own pairs."""
+    return (
+        select(
+            Occurrence.component_version_id,
+            Occurrence.package_id,
+            Occurrence.document_id,
+            Occurrence.ref,
+            Occurrence.dependency,
+            Occurrence.path_parent_ref,
+            SbomDocument.digest,
+        )
+        .join(SbomDocument, SbomDocument.id == Occurrence.document_id)
+        .where(
+            Occurrence.component_version_id.in_(bindparam("versions", expanding=True)),
+            Occurrence.package_id.in_(bindparam("packages", expanding=True)),
+            SbomDocument.current.is_(True),
+        )
+    )
+
+
+@cache
+def _walk_statement() -> Any:
+    """The dependency edges above some packages (for occurrences with no stored chain):
+    walked *upwards* (to_ref -> from_ref), touching only their ancestors, not the whole
+    SBOM; UNION keeps each edge once. Bound like ``_chain_statement``: the pairs of the
+    two lists that are no target only add their own ancestors, which leave the targets'
+    shortest paths as they are."""
+    edge = aliased(SbomDependency)
+    up = (
+        select(edge.document_id, edge.from_ref, edge.to_ref)
+        .where(
+            edge.document_id.in_(bindparam("documents", expanding=True)),
+            edge.to_ref.in_(bindparam("refs", expanding=True)),
+        )
+        .cte("up", recursive=True)
+    )
+    parent = aliased(SbomDependency)
+    up = up.union(
+        select(parent.document_id, parent.from_ref, parent.to_ref).join(
+            up, and_(parent.document_id == up.c.document_id, parent.to_ref == up.c.from_ref)
+        )
+    )
+    node = aliased(Occurrence)
+    return (
+        select(
+            up.c.document_id,
+            up.c.from_ref,
+            up.c.to_ref,
+            node.purl,
+            node.name,
+            node.version,
+            node.dependency,
+        )
+        .select_from(up)
+        .outerjoin(node, and_(node.document_id == up.c.document_id, node.ref == up.c.from_ref))
+    )
+
+
+@cache
+def _chain_statement() -> Any:
+    """The stored shortest-path chains (``Occurrence.path_parent_ref``) above some packages:
+    one short chain each, where the walk reads every ancestor edge. Documents and refs are
+    bound separately (a row-value IN is not portable), so the caller keeps its own pairs."""
+
+    def columns(o: Any) -> tuple[Any, ...]:
+        return (o.document_id, o.ref, o.path_parent_ref, o.purl, o.name, o.version)
+
+    node = aliased(Occurrence)
+    chain = (
+        select(*columns(node))
+        .where(
+            node.document_id.in_(bindparam("documents", expanding=True)),
+            node.ref.in_(bindparam("refs", expanding=True)),
+        )
+        .cte("chain", recursive=True)
+    )
+    parent = aliased(Occurrence)
+    chain = chain.union(
+        select(*columns(parent)).join(
+            chain,
+            and_(parent.document_id == chain.c.document_id, parent.ref == chain.c.path_parent_ref),
+        )
+    )
+    return select(chain)
 
 
 # ---------------------------------------------------------------- the walk
@@ -589,6 +666,9 @@ def blast_radius(
     environment: str | None = None,
     at: datetime | None = None,
     consumer_limit: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    visible: Collection[str] | None = None,
 ) -> BlastRadius:
     """Who is hit by ``query`` (an advisory id or alias, a purl, a purl with a version or a
     range, or a bare package name), now or at ``at``.
@@ -600,9 +680,20 @@ def blast_radius(
 
     ``consumer_limit`` lists only the nearest consumers (by depth, then name); the summary
     still counts them all. A shared platform service is called, transitively, by most of
-    an estate: thousands of consumers nobody reads one by one."""
+    an estate: thousands of consumers nobody reads one by one. ``limit`` and ``offset`` page
+    the affected versions the same way (``page`` says where the next page starts): the
+    answer is counted in full, but dependency paths, vulnerabilities and upgrades are spelled
+    out for the page only, which is most of a large answer's cost.
+
+    ``visible`` (component keys) is a scoped caller's view: what it may not see is left out
+    *before* anything is counted or cut, so totals and pages hold for that caller; consumers
+    are still walked from every affected component, and only the visible ones are listed."""
+    if offset < 0 or (limit is not None and limit < 1):
+        raise MeshwardError("a page needs a limit of at least 1 and an offset of at least 0")
     with gc_paused():  # tens of thousands of small objects, no cycles
-        return _blast_radius(session, query, environment, at, consumer_limit)
+        return _blast_radius(
+            session, query, environment, at, consumer_limit, limit, offset, visible
+        )
 
 
 def _blast_radius(
@@ -611,6 +702,9 @@ def _blast_radius(
     environment: str | None,
     at: datetime | None,
     consumer_limit: int | None,
+    limit: int | None,
+    offset: int,
+    visible: Collection[str] | None,
 ) -> BlastRadius:
     now = at or utcnow()
     target = _resolve(session, query)
@@ -628,27 +722,77 @@ def _blast_radius(
     session.flush()  # the statements run on the connection, past the ORM's autoflush
     conn = session.connection()
 
-    def run(statement: Any) -> Sequence[Any]:
-        return conn.execute(statement, params).all()
+    def run(statement: Any, values: dict[str, Any] = params) -> Sequence[Any]:
+        return conn.execute(statement, values).all()
 
-    entries = _entries(run(statements.entries))
-    vulns = _vulnerabilities(run(statements.vulnerabilities))
-    paths = _known_paths(conn, entries, lambda: run(statements.paths))
-    running = [(e, bool(p), cv, s) for e, p, cv, s in run(statements.deployments)]
-    apps = _applications(run(statements.applications), entries)
-    components = _components(entries, vulns, paths, running)
-    advisories = _advisories(session, vulns, entries, target.vulnerability)
-    consumers, consumer_count = _consumers(api_graph(session), components, consumer_limit)
-
-    cv_names = {cv: (e.component, e.version) for (cv, _), e in entries.items()}
-    deployed = [
-        RunningVersion(env, prod, *cv_names[cv_id], _iso(since))
-        for env, prod, cv_id, since in running
+    rows = run(statements.entries)
+    sources = {r[_KEY]: r[_COMPONENT] for r in rows}
+    entries: _Hits = {(r[_CV], r[_PKG]): r for r in rows}
+    if visible is not None:
+        entries = {k: r for k, r in entries.items() if r[_KEY] in visible}
+    cv_names = {r[_CV]: (r[_COMPONENT], r[_VERSION]) for r in entries.values()}
+    running = [
+        (env, bool(prod), cv, since)
+        for env, prod, cv, since in run(statements.deployments)
+        if cv in cv_names
     ]
-    deployed.sort(key=lambda d: (not d.production, d.environment, d.component, d.version))
+    apps = _applications([r for r in run(statements.applications) if r[4] in cv_names], cv_names)
+    ordered = sorted(entries.values(), key=_row_order)
+    shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
+    if target.kind == "advisory":  # each row carries its one finding: those shown suffice
+        vulns = _vulnerabilities((r[_CV], r[_PKG], *r[_VULN:]) for r in shown)
+        fixes = ((r[_VULN], r[_FIX], r[_PURL]) for r in entries.values())
+    else:
+        vulns = _vulnerabilities(
+            r for r in run(statements.vulnerabilities) if (r[0], r[1]) in entries
+        )
+        fixes = (
+            (name, fixed, entries[key][_PURL])
+            for key, found in vulns.items()
+            for name, _, _, fixed, _ in found
+        )
+
+    occurrences: dict[tuple[int, int], list[_Occurrence]] = defaultdict(list)
+    digests: dict[int, str] = {}
+    for start in range(0, len(shown), CHUNK):
+        part = {(r[_CV], r[_PKG]) for r in shown[start : start + CHUNK]}
+        found = run(
+            _occurrence_statement(),
+            {"versions": sorted({v for v, _ in part}), "packages": sorted({p for _, p in part})},
+        )
+        for cv, pkg, doc, ref, kind, parent, digest in found:
+            if (cv, pkg) in part:  # the two lists also pair versions and packages of no hit
+                occurrences[(cv, pkg)].append((doc, ref, kind, parent))
+                digests[doc] = digest
+
+    def read(statement: Any) -> Callable[[list[int], list[str]], Sequence[Any]]:
+        return lambda documents, refs: run(statement, {"documents": documents, "refs": refs})
+
+    paths = _known_paths(
+        conn, occurrences, digests, read(_walk_statement()), read(_chain_statement())
+    )
+    components = _components(shown, occurrences, vulns, paths, running)
+    advisories = _advisories(session, fixes, target.vulnerability)
+    consumers, consumer_count = _consumers(api_graph(session), sources, consumer_limit, visible)
+
+    deployed = [
+        RunningVersion(env, prod, component, version, _iso(since))
+        for _, env, prod, component, version, since in sorted(
+            (not prod, env, prod, *cv_names[cv_id], since) for env, prod, cv_id, since in running
+        )
+    ]
+    page = None
+    if limit is not None or offset:
+        end = offset + len(shown)
+        page = ResultPage(
+            offset,
+            len(shown) if limit is None else limit,
+            len(ordered),
+            end if end < len(ordered) else None,
+        )
     summary = {
-        "components": len({c.key for c in components}),
-        "component_versions": len({(c.key, c.version) for c in components}),
+        "components": len({r[_KEY] for r in entries.values()}),
+        "component_versions": len(cv_names),
         "applications": len({a.application for a in apps}),
         "application_versions": len(apps),
         "environments": len({d.environment for d in deployed}),
@@ -662,122 +806,138 @@ def _blast_radius(
         package=target.package,
         environment=environment,
         at=_iso(now),
-        packages=sorted({c.purl for c in components}),
+        packages=sorted({r[_PURL] for r in entries.values()}),
         advisories=advisories,
         components=components,
         applications=apps,
         environments=deployed,
         consumers=consumers,
         summary=summary,
+        page=page,
     )
 
 
-@dataclass
-class _Entry:
-    cv_id: int
-    version: str
-    created_at: datetime
-    component: str
-    key: str
-    owner: str | None
-    package_id: int
-    purl: str
-    package: str
-    ecosystem: str | None
-    installed: str | None
-    occurrences: list[tuple[int, str, str]] = field(default_factory=list)
-    """(document, ref, dependency) of each occurrence in the current SBOM."""
-    digests: dict[int, str] = field(default_factory=dict)
-    """document -> its digest."""
+_CV, _PKG, _VERSION, _CREATED, _COMPONENT, _KEY, _OWNER = range(7)
+_PURL, _PACKAGE, _ECOSYSTEM, _INSTALLED = range(7, 11)
+_VULN, _FIX = 11, 14
+"""Where a hit's fields sit in an ``entries`` row (then, for an advisory, its finding:
+vulnerability, severity, score, fix, state): the rows are kept as they come (a blast radius
+can hold thousands; an object per row was a fair part of its cost)."""
+
+_Hits = dict[tuple[int, int], Any]
+"""(component version, package) -> its ``entries`` row."""
+
+_Occurrence = tuple[int, str, str, str | None]
+"""(document, ref, dependency kind, path parent) of a hit in its version's current SBOM."""
 
 
-def _entries(rows: Sequence[Any]) -> dict[tuple[int, int], _Entry]:
-    entries: dict[tuple[int, int], _Entry] = {}
-    for (
-        cv_id,
-        package_id,
-        version,
-        created_at,
-        component,
-        key,
-        owner,
-        purl,
-        package,
-        ecosystem,
-        installed,
-        document_id,
-        ref,
-        dependency,
-        digest,
-    ) in rows:
-        entry = entries.get((cv_id, package_id))
-        if entry is None:
-            entry = entries[(cv_id, package_id)] = _Entry(
-                cv_id,
-                version,
-                created_at,
-                component,
-                key,
-                owner,
-                package_id,
-                purl,
-                package,
-                ecosystem,
-                installed,
-            )
-        entry.occurrences.append((document_id, ref, dependency))
-        entry.digests[document_id] = digest
-    return entries
+def _row_order(row: Any) -> tuple[Any, ...]:
+    """The answer's order: component, then version age, then version, then purl."""
+    return (row[_COMPONENT], row[_CREATED], row[_VERSION], row[_PURL])
 
 
-def _vulnerabilities(rows: Sequence[Any]) -> dict[tuple[int, int], list[Vulnerability]]:
-    out: dict[tuple[int, int], list[Vulnerability]] = defaultdict(list)
-    for cv_id, pkg_id, vuln, severity, score, fixed, state in rows:
-        out[(cv_id, pkg_id)].append(Vulnerability(vuln, severity, score, fixed, state))
-    for items in out.values():
+_Vulns = dict[tuple[int, int], list[tuple[str, str | None, float | None, str | None, str]]]
+"""(component version, package) -> its findings: (vulnerability, severity, score, fix,
+state), made into ``Vulnerability`` objects for the rows shown only."""
+
+
+def _vulnerabilities(rows: Iterable[Any]) -> _Vulns:
+    out: _Vulns = defaultdict(list)
+    for cv_id, pkg_id, *finding in rows:
+        out[(cv_id, pkg_id)].append(tuple(finding))  # type: ignore[arg-type]
+    return out
+
+
+def _vulnerability_list(found: Iterable[tuple[Any, ...]]) -> list[Vulnerability]:
+    """Highest score first, then severity, then name."""
+    items = [Vulnerability(*f) for f in found]
+    if len(items) > 1:
         items.sort(
             key=lambda v: (-(v.score or 0.0), -SEVERITY_RANK.get(v.severity, 0), v.vulnerability)
         )
-    return out
+    return items
 
 
 PATHS_KEPT = 100_000
 """Dependency paths kept per engine (a few hundred bytes each)."""
 
-_paths_by_engine: WeakKeyDictionary[Any, dict[tuple[int, str, str], list[str]]] = (
+_Paths = dict[tuple[int, str], tuple[str, ...]]
+_paths_by_engine: WeakKeyDictionary[Any, dict[tuple[int, str, str], tuple[str, ...]]] = (
     WeakKeyDictionary()
 )
 
 
 def _known_paths(
-    conn: Any, entries: dict[tuple[int, int], _Entry], walk: Callable[[], Sequence[Any]]
-) -> dict[tuple[int, str], list[str]]:
-    """(document, ref) -> shortest dependency path, for every occurrence of ``entries``.
+    conn: Any,
+    occurrences: dict[tuple[int, int], list[_Occurrence]],
+    digests: dict[int, str],
+    walk: Callable[[list[int], list[str]], Sequence[Any]],
+    chains: Callable[[list[int], list[str]], Sequence[Any]],
+) -> _Paths:
+    """(document, ref) -> shortest dependency path, for each of ``occurrences``.
 
     A stored SBOM never changes (a new upload is a new document), so a path found once is
-    kept, by document, digest and ref. The SBOM walk is most of a big blast radius (~0.15 ms
-    per affected version on SQLite); an advisory asked about again, or one that hits the same
-    documents, skips it. ``walk`` runs the walk when any path is not known yet."""
+    kept, by document, digest and ref. A path not known yet is read off the chain stored at
+    ingest (``Occurrence.path_parent_ref``: one short chain per package) or, when an
+    occurrence predates it, off the edges the recursive walk collects (``walk``), which
+    reads every ancestor edge of each package (~0.15 ms per affected version)."""
     kept = _paths_by_engine.setdefault(conn.engine, {})
-    keys = {
-        (doc, ref): (doc, e.digests[doc], ref)
-        for e in entries.values()
-        for doc, ref, _ in e.occurrences
-    }
-    known = {target: kept.get(key) for target, key in keys.items()}
-    if all(path is not None for path in known.values()):  # (another thread may clear kept)
-        return {target: list(path or ()) for target, path in known.items()}
-    paths = _dependency_paths(walk(), set(keys))
-    if len(kept) + len(keys) > PATHS_KEPT:
-        kept.clear()
+    keys: dict[tuple[int, str], tuple[int, str, str]] = {}
+    parents: dict[tuple[int, str], str | None] = {}
+    for held in occurrences.values():
+        for doc, ref, _, parent in held:
+            keys[(doc, ref)] = (doc, digests[doc], ref)
+            parents[(doc, ref)] = parent
+    out: _Paths = {}
+    missing: list[tuple[int, str]] = []
     for target, key in keys.items():
-        kept[key] = list(paths.get(target, ()))
-    return paths
+        path = kept.get(key)
+        if path is None:
+            missing.append(target)
+        else:
+            out[target] = path
+    if not missing:
+        return out
+    stored = all(parents[t] is not None for t in missing)
+    rows: list[Any] = []
+    for start in range(0, len(missing), CHUNK):
+        part = missing[start : start + CHUNK]
+        rows += (chains if stored else walk)(
+            sorted({d for d, _ in part}), sorted({r for _, r in part})
+        )
+    found = _chain_paths(rows, missing) if stored else _dependency_paths(rows, set(missing))
+    if len(kept) + len(missing) > PATHS_KEPT:
+        kept.clear()
+    for target in missing:
+        out[target] = kept[keys[target]] = found.get(target, ())
+    return out
 
 
-def _dependency_paths(
-    rows: Sequence[Any], targets: set[tuple[int, str]]
-) -> dict[tuple[int, str], list[str]]:
+def _chain_paths(rows: Sequence[Any], targets: Iterable[tuple[int, str]]) -> _Paths:
+    """(document, ref) -> path, root first, by following each target's stored chain."""
+    nodes = {
+        (doc, ref): (parent, _label(ref, purl, name, version))
+        for doc, ref, parent, purl, name, version in rows
+    }
+    out: _Paths = {}
+    for doc, ref in targets:
+        chain: list[str] = []
+        node = ref
+        while len(chain) <= len(nodes):  # (a chain is a tree path: this only guards)
+            found = nodes.get((doc, node))
+            if found is None or found[0] == node:  # unreached by any root
+                chain = []
+                break
+            chain.append(found[1])
+            if not found[0]:
+                break
+            node = found[0]
+        if chain:
+            out[(doc, ref)] = tuple(reversed(chain))
+    return out
+
+
+def _dependency_paths(rows: Sequence[Any], targets: set[tuple[int, str]]) -> _Paths:
     """(document, ref) -> shortest path from a root of the document, as labels, read off the
     edges the CTE collected with one breadth-first pass per document."""
     children: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
@@ -788,7 +948,7 @@ def _dependency_paths(
         labels[(doc, src)] = _label(src, purl, name, version)
         if dependency == "root":
             roots[doc].add(src)
-    out: dict[tuple[int, str], list[str]] = {}
+    out: _Paths = {}
     for doc, graph in children.items():
         came_from: dict[str, str] = dict.fromkeys(roots[doc], "")
         queue = deque(sorted(roots[doc]))
@@ -804,7 +964,7 @@ def _dependency_paths(
             chain = [ref]
             while came_from[chain[-1]]:
                 chain.append(came_from[chain[-1]])
-            out[(doc, ref)] = [labels.get((doc, r), r) for r in reversed(chain)]
+            out[(doc, ref)] = tuple(labels.get((doc, r), r) for r in reversed(chain))
     return out
 
 
@@ -816,13 +976,10 @@ def _label(ref: str, purl: str | None, name: str | None, version: str | None) ->
     return ref
 
 
-def _applications(
-    rows: Sequence[Any], entries: dict[tuple[int, int], _Entry]
-) -> list[AppVersionHit]:
-    names = {cv: f"{e.component}@{e.version}" for (cv, _), e in entries.items()}
+def _applications(rows: Sequence[Any], cv_names: dict[int, tuple[str, str]]) -> list[AppVersionHit]:
     grouped: dict[tuple[str, str, int, int], set[str]] = defaultdict(set)
     for app, version, seq, top, cv_id in rows:
-        grouped[(app, version, seq, top)].add(names[cv_id])
+        grouped[(app, version, seq, top)].add("@".join(cv_names[cv_id]))
     found = [
         AppVersionHit(app, version, seq, seq == top, sorted(members))
         for (app, version, seq, top), members in grouped.items()
@@ -831,48 +988,56 @@ def _applications(
     return found
 
 
+_KIND_ORDER = {"root": 0, "direct": 1, "transitive": 2, "unknown": 3}
+
+
 def _components(
-    entries: dict[tuple[int, int], _Entry],
-    vulns: dict[tuple[int, int], list[Vulnerability]],
-    paths: dict[tuple[int, str], list[str]],
+    rows: Iterable[Any],
+    occurrences: dict[tuple[int, int], list[_Occurrence]],
+    vulns: _Vulns,
+    paths: _Paths,
     running: Sequence[tuple[str, bool, int, datetime]],
 ) -> list[AffectedComponent]:
+    """The answer's rows for these ``entries`` rows, in their order: each with its shortest
+    path over its occurrences (then the closer kind, then the ref)."""
     envs: dict[int, set[str]] = defaultdict(set)
     for env, _, cv_id, _ in running:
         envs[cv_id].add(env)
-    order = {"root": 0, "direct": 1, "transitive": 2, "unknown": 3}
+    upgrades: dict[tuple[str | None, tuple[str | None, ...]], str | None] = {}
     out = []
-    for key, e in entries.items():
+    for r in rows:
+        key = (r[_CV], r[_PKG])
         best: tuple[int, int, str] | None = None
-        best_path: list[str] = []
+        best_path: tuple[str, ...] = ()
         best_kind = "unknown"
-        for doc, ref, kind in e.occurrences:
-            path = paths.get((doc, ref), [])
-            rank = (len(path) if path else 1 << 30, order.get(kind, 3), ref)
+        for doc, ref, kind, _ in occurrences.get(key, ()):
+            path = paths.get((doc, ref), ())
+            rank = (len(path) if path else 1 << 30, _KIND_ORDER.get(kind, 3), ref)
             if best is None or rank < best:
                 best, best_path, best_kind = rank, path, kind
         if best_kind == "root" and not best_path:
-            best_path = [e.purl]
-        found = vulns.get(key, [])
+            best_path = (r[_PURL],)
+        found = _vulnerability_list(vulns.get(key, ()))
+        fixes = (r[_ECOSYSTEM], tuple(v.fixed_version for v in found))
+        if fixes not in upgrades:  # most rows of an answer share their fixes
+            upgrades[fixes] = clearing_upgrade(*fixes)
         out.append(
             AffectedComponent(
-                component=e.component,
-                key=e.key,
-                owner=e.owner,
-                version=e.version,
-                purl=e.purl,
-                package=e.package,
-                ecosystem=e.ecosystem,
-                installed=e.installed,
+                component=r[_COMPONENT],
+                key=r[_KEY],
+                owner=r[_OWNER],
+                version=r[_VERSION],
+                purl=r[_PURL],
+                package=r[_PACKAGE],
+                ecosystem=r[_ECOSYSTEM],
+                installed=r[_INSTALLED],
                 dependency=best_kind,
-                path=best_path,
+                path=list(best_path),
                 vulnerabilities=found,
-                upgrade_to=clearing_upgrade(e.ecosystem, [v.fixed_version for v in found]),
-                environments=sorted(envs.get(e.cv_id, ())),
+                upgrade_to=upgrades[fixes],
+                environments=sorted(envs.get(r[_CV], ())),
             )
         )
-    created = {(e.key, e.version): e.created_at for e in entries.values()}
-    out.sort(key=lambda c: (c.component, created[(c.key, c.version)], c.version, c.purl))
     return out
 
 
@@ -896,18 +1061,17 @@ def clearing_upgrade(ecosystem: str | None, fixes: Iterable[str | None]) -> str 
 
 def _advisories(
     session: Session,
-    vulns: dict[tuple[int, int], list[Vulnerability]],
-    entries: dict[tuple[int, int], _Entry],
+    found: Iterable[tuple[str, str | None, str]],
     vulnerability: str | None,
 ) -> list[AdvisoryView]:
     """The queried vulnerability (even when nothing is hit), or every vulnerability that
-    affects a hit package, each with the fix of every affected package version."""
+    affects a hit package (``found``: vulnerability, fix, purl), each with the fix of every
+    affected package version."""
     fixes: dict[str, dict[str, str | None]] = defaultdict(dict)
     if vulnerability is not None:
         fixes[vulnerability] = {}
-    for key, items in vulns.items():
-        for v in items:
-            fixes[v.vulnerability][entries[key].purl] = v.fixed_version
+    for name, fixed, purl in found:
+        fixes[name][purl] = fixed
     names = sorted(fixes)
     records: dict[str, list[Any]] = defaultdict(list)
     for start in range(0, len(names), CHUNK):
@@ -949,14 +1113,25 @@ def _advisory_view(name: str, rows: list[Any], fixes: dict[str, str | None]) -> 
 
 @dataclass(frozen=True)
 class _ApiGraph:
-    """Who calls whom: provider key -> its ``(api key, consumer key)`` links, each list in
-    the order the walk visits them (consumer name, then the link), and every consumer's name
-    and owner."""
+    """Who calls whom: provider key -> its consumers, in the order the walk visits them
+    (consumer name, then key), the API each one calls it over (the first, when several),
+    and every consumer's name, owner and rank in (name, key) order (the listing order
+    within a depth)."""
 
-    links: dict[str, list[tuple[str, str]]]
+    consumers: dict[str, list[str]]
+    via: dict[tuple[str, str], str]
+    """(provider, consumer) -> the API's name."""
     names: dict[str, str]
     owners: dict[str, str | None]
-    api_names: dict[str, str]
+    rank: dict[str, int]
+    walks: dict[frozenset[tuple[str, str]], tuple[list[list[str]], dict[str, str]]] = field(
+        default_factory=dict, compare=False
+    )
+    """The last ``WALKS_KEPT`` walks, by their sources: a query asked again, or paged
+    through, walks the same graph from the same components."""
+
+
+WALKS_KEPT = 32
 
 
 _api_graphs: WeakKeyDictionary[Any, tuple[tuple[Any, ...], _ApiGraph]] = WeakKeyDictionary()
@@ -1014,59 +1189,94 @@ def api_graph(session: Session) -> _ApiGraph:
         return cached[1]
     names: dict[str, str] = {}
     owners: dict[str, str | None] = {}
-    api_names: dict[str, str] = {}
-    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    via: dict[tuple[str, str], str] = {}
     for provider, api, consumer, name, owner in conn.execute(links_statement):
-        found[provider].add((api, consumer))
         names[consumer] = name or split_key(consumer)[2]
         owners[consumer] = owner
-        if api not in api_names:
-            api_names[api] = split_key(api)[2]
-    links = {
-        provider: sorted(pairs, key=lambda link: (names[link[1]], link))
-        for provider, pairs in found.items()
-    }
-    graph = _ApiGraph(links, names, owners, api_names)
+        if (provider, consumer) not in via or api < via[(provider, consumer)]:
+            via[(provider, consumer)] = api
+    rank = {key: n for n, key in enumerate(sorted(names, key=lambda k: (names[k], k)))}
+    consumers: dict[str, list[str]] = defaultdict(list)
+    for provider, consumer in sorted(via, key=lambda link: rank[link[1]]):
+        consumers[provider].append(consumer)
+    via = {link: split_key(api)[2] for link, api in via.items()}
+    graph = _ApiGraph(dict(consumers), via, names, owners, rank)
     _api_graphs[engine] = (fingerprint, graph)
     return graph
 
 
-def _consumers(
-    graph: _ApiGraph, components: list[AffectedComponent], limit: int | None
-) -> tuple[list[Consumer], int]:
-    """Every component that reaches an affected one over "consumes the API it provides"
-    links, transitively, by its shortest path; affected components are not listed again.
-    Returns the first ``limit`` of them (by depth, then name) and how many there are.
+def _walk(graph: _ApiGraph, sources: dict[str, str]) -> tuple[list[list[str]], dict[str, str]]:
+    """The components reached at each depth, in the order reached, and each one's caller
+    on its path: breadth-first from ``sources`` in name order."""
+    kept = graph.walks.get(key := frozenset(sources.items()))
+    if kept is not None:
+        return kept
+    level = sorted(sources, key=lambda k: (sources[k], k))
+    seen = set(level)
+    came_from: dict[str, str] = {}
+    levels: list[list[str]] = []
+    consumers_of = graph.consumers
+    while level:
+        reached: list[str] = []
+        for current in level:
+            for consumer in consumers_of.get(current, ()):
+                if consumer not in seen:
+                    seen.add(consumer)
+                    came_from[consumer] = current
+                    reached.append(consumer)
+        levels.append(reached)
+        level = reached
+    if len(graph.walks) >= WALKS_KEPT:
+        graph.walks.pop(next(iter(graph.walks)), None)
+    graph.walks[key] = (levels, came_from)
+    return levels, came_from
 
-    Breadth-first from the affected components in name order, each provider's links in
-    consumer-name order, so the path found is the same on every run; the walk keeps one
-    back-link per component and spells out only the paths it returns."""
-    names = graph.names | {c.key: c.component for c in components}
-    sources = sorted({c.key for c in components}, key=lambda k: (names[k], k))
-    depth = dict.fromkeys(sources, 0)
-    came_from: dict[str, tuple[str, str]] = {}
-    links = graph.links
-    queue = deque(sources)
-    while queue:
-        current = queue.popleft()
-        here = depth[current] + 1
-        for api, consumer in links.get(current, ()):
-            if consumer not in depth:
-                depth[consumer] = here
-                came_from[consumer] = (current, api)
-                queue.append(consumer)
-    reached = sorted(came_from, key=lambda k: (depth[k], names[k], k))
-    out = []
-    for key in reached if limit is None else reached[:limit]:
-        path = [names[key]]
-        node = key
-        while node in came_from:
-            node, api = came_from[node]
-            path += [graph.api_names[api], names[node]]
-        path.reverse()
-        out.append(Consumer(names[key], key, graph.owners[key], depth[key], path[0], path))
-    return out, len(reached)
+
+def _consumers(
+    graph: _ApiGraph,
+    sources: dict[str, str],
+    limit: int | None,
+    visible: Collection[str] | None = None,
+) -> tuple[list[Consumer], int]:
+    """Every component that reaches an affected one (``sources``: key -> name) over
+    "consumes the API it provides" links, transitively, by its shortest path; affected
+    components are not listed again, and with ``visible`` only those keys are listed and
+    counted. Returns the first ``limit`` of them (by depth, then name) and how many there are.
+
+    Breadth-first, a depth at a time, from the affected components in name order, each
+    provider's consumers in name order, so the path found is the same on every run; the
+    walk keeps one back-link per component and spells out only the paths it returns."""
+    names = graph.names
+    levels, came_from = _walk(graph, sources)
+    paths: dict[str, list[str]] = {}
+
+    def path_to(key: str) -> list[str]:
+        """Root first; a consumer's path is its caller's plus one hop, each built once."""
+        up = [key]
+        while up[-1] not in paths and up[-1] in came_from:
+            up.append(came_from[up[-1]])
+        if up[-1] not in paths:
+            paths[up[-1]] = [sources[up[-1]]]
+        for provider, node in zip(reversed(up[1:]), reversed(up[:-1]), strict=True):
+            paths[node] = [*paths[provider], graph.via[(provider, node)], names[node]]
+        return paths[key]
+
+    count = 0
+    out: list[Consumer] = []
+    for depth, reached in enumerate(levels, 1):
+        if visible is not None:
+            reached = [k for k in reached if k in visible]
+        count += len(reached)
+        room = len(reached) if limit is None else min(len(reached), limit - len(out))
+        if room <= 0:
+            continue
+        for key in sorted(reached, key=graph.rank.__getitem__)[:room]:
+            path = path_to(key)
+            out.append(Consumer(names[key], key, graph.owners[key], depth, path[0], list(path)))
+    return out, count
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+    """``2026-08-15T14:00:00Z``, from an aware UTC moment or a naive UTC one as stored (read
+    so where thousands are: the aware type's conversion was a tenth of a large answer)."""
+    return value.isoformat().replace("+00:00", "Z") if value.tzinfo else value.isoformat() + "Z"

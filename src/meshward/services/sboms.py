@@ -97,6 +97,38 @@ def classify_dependencies(doc: ParsedSbom) -> dict[str, str]:
     return kinds
 
 
+def path_parents(
+    refs: Iterable[str], kinds: dict[str, str], edges: Iterable[tuple[str, str]]
+) -> dict[str, str | None]:
+    """ref -> the node before it on its shortest path from a root (``Occurrence.path_parent_ref``:
+    ``""`` for a root, its own ref when unreached, None when the path crosses a node that is
+    not a package, whose chain the stored rows could not spell).
+
+    Breadth-first from the roots in ref order, each node's children in ref order: the same
+    walk, and so the same path among equally short ones, as the blast radius's own walk over
+    the stored edges when this is not known."""
+    children: dict[str, list[str]] = {}
+    for src, dst in edges:
+        children.setdefault(src, []).append(dst)
+    roots = sorted(r for r, kind in kinds.items() if kind == "root")
+    came_from = dict.fromkeys(roots, "")
+    queue = deque(roots)
+    while queue:
+        current = queue.popleft()
+        for child in sorted(children.get(current, ())):
+            if child not in came_from:
+                came_from[child] = current
+                queue.append(child)
+    known = set(refs)
+    out: dict[str, str | None] = dict.fromkeys(known, "")
+    for ref in known - came_from.keys():
+        out[ref] = ref
+    for ref, parent in came_from.items():  # in walk order: a parent is settled before
+        if ref in known and parent:
+            out[ref] = parent if parent in known and out[parent] is not None else None
+    return out
+
+
 def package_ids(session: Session, purls: Iterable[str]) -> dict[str, int]:
     """purl -> packages.id, creating the missing ones (concurrent uploads are safe)."""
     wanted = sorted(set(purls))
@@ -244,6 +276,8 @@ def _insert_document(
     session.add(doc)
     session.flush()
     ids = package_ids(session, (p.purl for p in parsed.packages if p.purl))
+    edges = list(dict.fromkeys(parsed.dependencies))
+    parents = path_parents((p.ref for p in parsed.packages), kinds, edges)
     dumps = orjson.dumps
     bulk_insert(
         session,
@@ -264,6 +298,7 @@ def _insert_document(
             "type",
             "dependency",
             "parent_ref",
+            "path_parent_ref",
         ),
         [
             (
@@ -282,6 +317,7 @@ def _insert_document(
                 p.type,
                 kinds.get(p.ref, "unknown"),
                 p.parent_ref,
+                parents[p.ref],
             )
             for p in parsed.packages
         ],
@@ -292,7 +328,7 @@ def _insert_document(
         ("document_id", "from_ref", "to_ref"),
         # in the document's order (readers keep each edge once; this makes sure of it):
         # sorting 30,000 edges cost as much as writing them
-        [(doc.id, a, b) for a, b in dict.fromkeys(parsed.dependencies)],
+        [(doc.id, a, b) for a, b in edges],
     )
     return doc.id
 

@@ -287,6 +287,12 @@ class Occurrence(Base):
     dependency: Mapped[str] = mapped_column(String(12))
     """``root`` (the described subject), ``direct``, ``transitive`` or ``unknown``."""
     parent_ref: Mapped[str | None] = mapped_column(String(1000))
+    path_parent_ref: Mapped[str | None] = mapped_column(String(1000))
+    """The node before this one on its shortest dependency path from a root, found at ingest
+    (``sboms.path_parents``) so that a blast radius reads one short chain per package
+    instead of walking every ancestor edge: ``""`` for a root, the package's own ref when no
+    root reaches it, None when not known (stored before this column, or a path through a
+    node that is not a package): then the blast radius walks the edges."""
 
 
 class SbomDependency(Base):

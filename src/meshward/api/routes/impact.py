@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from meshward.api.deps import Ctx, caller, json_response
+from meshward.api.deps import MAX_PAGE, Ctx, caller, decode_cursor, encode_cursor, json_response
 from meshward.formats.epss import read_epss
 from meshward.formats.kev import read_kev
 from meshward.limits import Limits
@@ -19,7 +19,9 @@ router = APIRouter(tags=["impact"])
 
 
 def _visible_only(result: dict[str, Any], keys: set[str], names: set[str]) -> dict[str, Any]:
-    """A caller scoped to some domains sees only their components in a blast radius."""
+    """A caller scoped to some domains sees only their components in a blast radius (for a
+    JSON form already made: the web page's; the API route asks the service for the scoped
+    answer instead, so that its totals and pages are the caller's)."""
     result["components"] = [c for c in result["components"] if c["key"] in keys]
     result["consumers"] = [c for c in result["consumers"] if c["key"] in keys]
     result["environments"] = [e for e in result["environments"] if e["component"] in names]
@@ -33,17 +35,47 @@ def _visible_only(result: dict[str, Any], keys: set[str], names: set[str]) -> di
 
 @router.get("/blast-radius", summary="Who is hit by an advisory, a purl (range) or a package")
 def get_blast_radius(
+    request: Request,
     q: str = Query(..., min_length=1, description="CVE/GHSA/OSV id, purl, purl@range, name."),
     env: str | None = Query(None, description="Only what runs in this environment now."),
+    consumers: int | None = Query(
+        None, ge=0, description="List only the N nearest consumers (all are counted)."
+    ),
+    limit: int | None = Query(
+        None,
+        ge=1,
+        le=MAX_PAGE,
+        description="Affected versions per page; without it, all of them. Totals always "
+        "cover the whole answer; `page.next` links the next page.",
+    ),
+    cursor: str | None = Query(None, description="The `page.next` link's cursor."),
     ctx: Ctx = Depends(caller),
 ) -> Response:
+    """A caller scoped to some domains sees only their components: the service leaves the
+    rest out before it counts or cuts a page, so totals and pages hold for that caller."""
+    offset = decode_cursor(cursor) if cursor else 0
     with ctx.session() as s:
         auth.require_any(s, ctx.principal, "read")
-        result = blast_radius(s, q, environment=env).to_dict()
         keys = auth.visible_component_keys(s, ctx.principal)
-        names = auth.visible_component_names(s, ctx.principal)
-    if keys is not None and names is not None:
-        result = _visible_only(result, keys, names)
+        radius = blast_radius(
+            s,
+            q,
+            environment=env,
+            consumer_limit=consumers,
+            limit=limit,
+            offset=offset,
+            visible=keys,
+        )
+    result = radius.to_dict()
+    if radius.page is not None:
+        nxt = radius.page.next_offset
+        result["page"]["next"] = (
+            None
+            if nxt is None
+            else str(
+                request.url.include_query_params(cursor=encode_cursor(nxt), limit=radius.page.limit)
+            )
+        )
     return json_response(result)
 
 

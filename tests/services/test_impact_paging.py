@@ -1,0 +1,138 @@
+"""Blast radius paging, scoped callers and the shortest-path chains stored at ingest, on the
+hand-built estate of test_impact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from meshward.errors import MeshwardError
+from meshward.services import impact
+from meshward.services.impact import blast_radius
+from meshward.services.sboms import path_parents
+from meshward.store.models import ComponentVersion, Occurrence
+from tests.services.test_impact import (
+    CELERY,
+    DJANGO_OLD,
+    KOMBU,
+    LEFT_PAD,
+    estate,  # noqa: F401 (the fixture)
+    t,
+)
+
+QUERIES = ["CVE-2099-1001", "CVE-2099-1003", "pkg:pypi/django", "log4j-core", "left-pad"]
+
+
+def answer(session: Session, query: str, **kwargs: Any) -> dict[str, Any]:
+    impact._paths_by_engine.clear()  # no path known: read from the database
+    return blast_radius(session, query, at=t("2025-01-01"), **kwargs).to_dict()
+
+
+def test_ingest_stores_each_packages_path_parent(estate: Session) -> None:  # noqa: F811
+    inventory = estate.scalar(
+        select(ComponentVersion.id)
+        .where(ComponentVersion.version == "1.0")
+        .order_by(ComponentVersion.id)
+        .limit(1)
+    )
+    assert inventory is not None
+    rows = dict(
+        estate.execute(
+            select(Occurrence.ref, Occurrence.path_parent_ref).where(
+                Occurrence.component_version_id == inventory
+            )
+        ).all()
+    )
+    # root -> celery -> kombu -> django beats root -> flask -> werkzeug -> jinja2 -> django
+    assert rows["root"] == "" and rows[CELERY] == "root"
+    assert rows[KOMBU] == CELERY and rows[DJANGO_OLD] == KOMBU
+
+
+def test_stored_chains_give_the_paths_the_walk_gives(estate: Session) -> None:  # noqa: F811
+    chained = {q: answer(estate, q) for q in QUERIES}
+    estate.execute(update(Occurrence).values(path_parent_ref=None))  # as before migration 0009
+    walked = {q: answer(estate, q) for q in QUERIES}
+    assert chained == walked
+    paths = [c["path"] for r in chained.values() for c in r["components"]]
+    assert ["inventory@1.0", CELERY, KOMBU, DJANGO_OLD] in paths
+
+
+def test_path_parents_break_ties_in_ref_order_and_mark_what_they_cannot_spell() -> None:
+    kinds = {"r": "root", "b": "direct", "a": "direct", "x": "transitive", "lone": "unknown"}
+    kinds["y"] = "transitive"
+    edges = [("r", "b"), ("r", "a"), ("b", "x"), ("a", "x"), ("x", "a"), ("r", "ghost")]
+    edges.append(("ghost", "y"))  # "ghost" is no package: the chain could not be read back
+    assert path_parents(kinds, kinds, edges) == {
+        "r": "",
+        "a": "r",
+        "b": "r",
+        "x": "a",  # both a and b are one hop from the root: the first in ref order
+        "lone": "lone",  # no root reaches it
+        "y": None,
+    }
+
+
+def test_pages_of_affected_versions_keep_the_totals(estate: Session) -> None:  # noqa: F811
+    whole = answer(estate, "pkg:pypi/django")
+    assert "page" not in whole
+    pages, offset = [], 0
+    while True:
+        part = answer(estate, "pkg:pypi/django", limit=2, offset=offset)
+        assert part["summary"] == whole["summary"]
+        assert part["consumers"] == whole["consumers"]
+        assert part["applications"] == whole["applications"]
+        assert part["page"]["total"] == len(whole["components"]) == 4
+        assert part["page"]["offset"] == offset and part["page"]["limit"] == 2
+        pages += part["components"]
+        offset = part["page"]["next_offset"]
+        if offset is None:
+            break
+    assert pages == whole["components"]
+    beyond = answer(estate, "pkg:pypi/django", limit=2, offset=10)
+    assert beyond["components"] == [] and beyond["page"]["next_offset"] is None
+    with pytest.raises(MeshwardError, match="page"):
+        blast_radius(estate, "pkg:pypi/django", limit=0)
+
+
+def test_consumer_limit_lists_the_nearest_and_counts_all(estate: Session) -> None:  # noqa: F811
+    r = answer(estate, "CVE-2099-1001", consumer_limit=2)
+    assert [c["component"] for c in r["consumers"]] == ["alpha", "orders"]
+    assert r["summary"]["consumers"] == 6
+
+
+def test_a_scoped_caller_gets_its_own_totals(estate: Session) -> None:  # noqa: F811
+    keys = {"component:default/reports", "component:default/checkout"}
+    r = answer(estate, "CVE-2099-1001", visible=keys)
+    assert [c["component"] for c in r["components"]] == ["reports"]
+    # checkout calls inventory (unseen) through orders (unseen): listed, and only it
+    assert [(c["component"], c["depth"]) for c in r["consumers"]] == [("checkout", 2)]
+    assert [(e["environment"], e["component"]) for e in r["environments"]] == [
+        ("staging", "reports")
+    ]
+    assert {a["application"] for a in r["applications"]} == {"backoffice"}
+    assert r["summary"] == {
+        "components": 1,
+        "component_versions": 1,
+        "applications": 1,
+        "application_versions": 3,
+        "environments": 1,
+        "running": 1,
+        "consumers": 1,
+    }
+    paged = answer(estate, "left-pad", visible=keys, limit=1)
+    assert paged["components"] == [] and paged["page"]["total"] == 0
+    assert LEFT_PAD not in paged["packages"]
+
+
+def test_reads_in_chunks_give_the_same_answer(
+    estate: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole = {q: answer(estate, q) for q in QUERIES}
+    monkeypatch.setattr(impact, "CHUNK", 1)  # every version, chain and advisory on its own
+    assert {q: answer(estate, q) for q in QUERIES} == whole
+    estate.execute(update(Occurrence).values(path_parent_ref=None))  # the walk, in chunks
+    assert {q: answer(estate, q) for q in QUERIES} == whole
