@@ -18,7 +18,6 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from meshward.api.routes.impact import _visible_only
 from meshward.errors import (
     AuthenticationError,
     MeshwardError,
@@ -597,15 +596,12 @@ def blast_radius_page(
         auth.require_any(s, ctx.principal, "read")
         context["environments"] = [e["name"] for e in catalog.list_environments(s)]
         if query:
-            try:
-                result = blast_radius(s, query, environment=env or None).to_dict()
+            keys = auth.visible_component_keys(s, ctx.principal)
+            try:  # a scoped caller's totals are its own: the service drops the rest first
+                result = blast_radius(s, query, environment=env or None, visible=keys).to_dict()
             except MeshwardError as exc:
                 context["error"] = str(exc)
             else:
-                keys = auth.visible_component_keys(s, ctx.principal)
-                names = auth.visible_component_names(s, ctx.principal)
-                if keys is not None and names is not None:
-                    result = _visible_only(result, keys, names)
                 context["result"] = result
                 context["drawing"] = _radius_drawing(result)
                 context["consumers"] = pager.slice(result["consumers"])

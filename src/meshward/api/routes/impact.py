@@ -18,21 +18,6 @@ from meshward.services.impact import blast_radius
 router = APIRouter(tags=["impact"])
 
 
-def _visible_only(result: dict[str, Any], keys: set[str], names: set[str]) -> dict[str, Any]:
-    """A caller scoped to some domains sees only their components in a blast radius (for a
-    JSON form already made: the web page's; the API route asks the service for the scoped
-    answer instead, so that its totals and pages are the caller's)."""
-    result["components"] = [c for c in result["components"] if c["key"] in keys]
-    result["consumers"] = [c for c in result["consumers"] if c["key"] in keys]
-    result["environments"] = [e for e in result["environments"] if e["component"] in names]
-    result["applications"] = [
-        a
-        for a in result["applications"]
-        if any(member.split("@", 1)[0] in names for member in a["components"])
-    ]
-    return result
-
-
 @router.get("/blast-radius", summary="Who is hit by an advisory, a purl (range) or a package")
 def get_blast_radius(
     request: Request,
