@@ -515,26 +515,30 @@ def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-_SBOM_FACTS: dict[int, SbomFacts] = {}
-"""SBOM document id -> what its packages say. A stored document never changes, so what was
-inferred once holds for the life of the process (bounded by ``_SBOM_FACTS_MAX``)."""
+_SBOM_FACTS: dict[tuple[int, str, Any], SbomFacts] = {}
+"""(document id, digest, upload time) -> what its packages say. A stored document never
+changes, so what was inferred once holds for the life of the process; the digest and upload
+time make the key unique across databases too (bounded by ``_SBOM_FACTS_MAX``)."""
 _SBOM_FACTS_MAX = 50_000
 
 
 def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
-    documents: dict[int, int] = {}
+    documents: dict[int, tuple[int, str, Any]] = {}
     for chunk in _chunks(ids):
-        for cv_id, doc_id in session.execute(
-            select(SbomDocument.component_version_id, SbomDocument.id).where(
-                SbomDocument.current.is_(True), SbomDocument.component_version_id.in_(chunk)
-            )
+        for cv_id, doc_id, digest, uploaded in session.execute(
+            select(
+                SbomDocument.component_version_id,
+                SbomDocument.id,
+                SbomDocument.digest,
+                SbomDocument.uploaded_at,
+            ).where(SbomDocument.current.is_(True), SbomDocument.component_version_id.in_(chunk))
         ):
-            documents[cv_id] = doc_id
-    unseen = sorted({d for d in documents.values() if d not in _SBOM_FACTS})
+            documents[cv_id] = (doc_id, digest, uploaded)
+    unseen = {key[0]: key for key in documents.values() if key not in _SBOM_FACTS}
     if len(_SBOM_FACTS) + len(unseen) > _SBOM_FACTS_MAX:
         _SBOM_FACTS.clear()
-        unseen = sorted(set(documents.values()))
-    for chunk in _chunks(unseen):
+        unseen = {key[0]: key for key in documents.values()}
+    for chunk in _chunks(sorted(unseen)):
         read = {doc: SbomFacts() for doc in chunk}
         for doc_id, ecosystem, name in session.execute(
             select(Occurrence.document_id, Package.ecosystem, Package.name)
@@ -543,8 +547,8 @@ def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
             .distinct()
         ):
             read[doc_id].add(ecosystem, name)
-        _SBOM_FACTS.update(read)
-    return {cv: _SBOM_FACTS[doc] for cv, doc in documents.items()}
+        _SBOM_FACTS.update({unseen[doc]: facts for doc, facts in read.items()})
+    return {cv: _SBOM_FACTS[key] for cv, key in documents.items()}
 
 
 def _deployments(session: Session, ids: list[int]) -> dict[int, dict[int, tuple[str, bool]]]:
