@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -150,6 +152,21 @@ def _document_body(media: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {media: {"schema": {"type": "string"}}}}}
 
 
+async def _feed_import(
+    request: Request, ctx: Ctx, load: Callable[[Session, bytes, Limits], Any]
+) -> Response:
+    """An estate-wide feed (KEV, EPSS) in the body, read and stored by an estate editor."""
+    data = await request.body()
+
+    def work() -> Response:
+        with ctx.session() as s:
+            auth.require(s, ctx.principal, "write", None)
+            report = load(s, data, Limits.from_env())
+        return json_response(report.to_dict())
+
+    return await run_in_threadpool(work)
+
+
 @router.post(
     "/risk/kev",
     summary="Load CISA's Known Exploited Vulnerabilities catalog (estate editors)",
@@ -161,17 +178,13 @@ async def import_kev(
     allow_older: bool = Query(False, description="Accept a catalog older than the stored one."),
     ctx: Ctx = Depends(caller),
 ) -> Response:
-    data = await request.body()
-
-    def work() -> Response:
-        limits = Limits.from_env()
-        with ctx.session() as s:
-            auth.require(s, ctx.principal, "write", None)
-            kev = read_kev(data, "body", limits)
-            report = exploitation.import_kev(s, kev, allow_older=allow_older)
-        return json_response(report.to_dict())
-
-    return await run_in_threadpool(work)
+    return await _feed_import(
+        request,
+        ctx,
+        lambda s, data, limits: exploitation.import_kev(
+            s, read_kev(data, "body", limits), allow_older=allow_older
+        ),
+    )
 
 
 @router.post(
@@ -185,17 +198,13 @@ async def import_epss(
     allow_older: bool = Query(False, description="Accept scores older than the stored ones."),
     ctx: Ctx = Depends(caller),
 ) -> Response:
-    data = await request.body()
-
-    def work() -> Response:
-        limits = Limits.from_env()
-        with ctx.session() as s:
-            auth.require(s, ctx.principal, "write", None)
-            scores = read_epss(data, "body", limits)
-            report = exploitation.import_epss(s, scores, allow_older=allow_older)
-        return json_response(report.to_dict())
-
-    return await run_in_threadpool(work)
+    return await _feed_import(
+        request,
+        ctx,
+        lambda s, data, limits: exploitation.import_epss(
+            s, read_epss(data, "body", limits), allow_older=allow_older
+        ),
+    )
 
 
 @router.get("/risk/status", summary="Which exploitation evidence is loaded")
