@@ -5,12 +5,15 @@ variables, and a team's own webhook URL is never stored."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -65,9 +68,17 @@ class RuleIn(BaseModel):
     allow_private: bool = False
 
 
-def _admin(ctx: Ctx) -> None:
+@contextmanager
+def _admin_session(ctx: Ctx) -> Iterator[Session]:
+    """Integrations are estate configuration: every route here is for estate admins."""
     with ctx.session() as s:
         auth.require(s, ctx.principal, "admin", None)
+        yield s
+
+
+def _admin(ctx: Ctx) -> None:
+    with _admin_session(ctx):
+        pass
 
 
 # ------------------------------------------------------------------------------ tickets
@@ -75,41 +86,24 @@ def _admin(ctx: Ctx) -> None:
 
 @router.get("/ticket-targets", summary="Configured trackers (estate admins)")
 def list_targets(ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
         return json_response({"items": tickets.list_targets(s), "next": None})
 
 
 @router.put("/ticket-targets/{name}", summary="Configure a tracker (estate admins)")
 def put_target(name: str, body: TargetIn, ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
+        fields = body.model_dump(exclude={"kind", "base_url", "project", "web_url"})
+        web_url = body.web_url or nt.default_web_url()
         view = tickets.add_target(
-            s,
-            name,
-            body.kind,
-            body.base_url,
-            body.project,
-            secret_env=body.secret_env,
-            auth_kind=body.auth_kind,
-            auth_user=body.auth_user,
-            api_version=body.api_version,
-            grouping=body.grouping,
-            labels=body.labels,
-            min_priority=body.min_priority,
-            issue_type=body.issue_type,
-            done_transition=body.done_transition,
-            reopen_transition=body.reopen_transition,
-            web_url=body.web_url or nt.default_web_url(),
-            allow_private=body.allow_private,
+            s, name, body.kind, body.base_url, body.project, web_url=web_url, **fields
         )
     return json_response(view)
 
 
 @router.delete("/ticket-targets/{name}", summary="Forget a tracker (estate admins)")
 def delete_target(name: str, ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
         tickets.remove_target(s, name)
     return json_response({"removed": name})
 
@@ -151,58 +145,33 @@ def list_links(
 
 @router.get("/notification-channels", summary="Notification channels (estate admins)")
 def list_channels(ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
         return json_response({"items": nt.list_channels(s), "next": None})
 
 
 @router.put("/notification-channels/{name}", summary="Configure a channel (estate admins)")
 def put_channel(name: str, body: ChannelIn, ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
-        view = nt.add_channel(
-            s,
-            name,
-            body.kind,
-            url=body.url,
-            url_env=body.url_env,
-            secret_env=body.secret_env,
-            settings=body.settings,
-            allow_private=body.allow_private,
-        )
+    with _admin_session(ctx) as s:
+        view = nt.add_channel(s, name, **body.model_dump())
     return json_response(view)
 
 
 @router.get("/notification-rules", summary="Notification rules (estate admins)")
 def list_rules(ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
         return json_response({"items": nt.list_rules(s), "next": None})
 
 
 @router.put("/notification-rules/{name}", summary="Add or change a rule (estate admins)")
 def put_rule(name: str, body: RuleIn, ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
-        view = nt.add_rule(
-            s,
-            name,
-            body.event,
-            body.channel,
-            route=body.route,
-            only_prod=body.only_prod,
-            latest_only=body.latest_only,
-            min_severity=body.min_severity,
-            min_services=body.min_services,
-            allow_private=body.allow_private,
-        )
+    with _admin_session(ctx) as s:
+        view = nt.add_rule(s, name, **body.model_dump())
     return json_response(view)
 
 
 @router.delete("/notification-rules/{name}", summary="Remove a rule (estate admins)")
 def delete_rule(name: str, ctx: Ctx = Depends(caller)) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
         nt.remove_rule(s, name)
     return json_response({"removed": name})
 
@@ -251,7 +220,6 @@ def list_deliveries(
     ctx: Ctx = Depends(caller),
     pg: Page = Depends(page),
 ) -> Response:
-    with ctx.session() as s:
-        auth.require(s, ctx.principal, "admin", None)
+    with _admin_session(ctx) as s:
         rows = nt.list_deliveries(s, status=status, offset=pg.offset, limit=pg.fetch)
     return pg.respond(rows)
