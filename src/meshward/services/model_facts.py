@@ -361,7 +361,7 @@ def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int,
     )
     base = select(*columns).outerjoin(Domain, Domain.id == Component.domain_id)
     if wanted is None:
-        return {row.id: row for row in session.execute(base)}, _link_rows(session, None)
+        return {row.id: row for row in session.execute(base)}, link_rows(session, None)
 
     def load(ids: set[int] | None = None, keys: set[str] | None = None) -> dict[int, Any]:
         out: dict[int, Any] = {}
@@ -373,7 +373,7 @@ def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int,
         return out
 
     components = load(ids=wanted)
-    links = _link_rows(session, {row.key for row in components.values()})
+    links = link_rows(session, {row.key for row in components.values()})
     partner_keys = {k for c, p, *_ in links for k in (c, p)} - {
         row.key for row in components.values()
     }
@@ -469,7 +469,7 @@ def api_links(
     """(consumer component, provider component, api key, api type, deprecated) per link;
     ``touching``: only links with one of these component keys at either end."""
     out = []
-    for consumer, provider, api, api_type, lifecycle in _link_rows(session, touching):
+    for consumer, provider, api, api_type, lifecycle in link_rows(session, touching):
         if consumer in comp_key_to_id and provider in comp_key_to_id:
             deprecated = (lifecycle or "").lower() == "deprecated"
             out.append(
@@ -478,7 +478,7 @@ def api_links(
     return out
 
 
-def _link_rows(session: Session, touching: set[str] | None) -> list[Any]:
+def link_rows(session: Session, touching: set[str] | None) -> list[Any]:
     consumes = Relation.__table__.alias("consumes")
     provides = Relation.__table__.alias("provides")
     query = (

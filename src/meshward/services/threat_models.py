@@ -30,8 +30,8 @@ from meshward.services import catalog
 from meshward.services.model_facts import (
     Gathered,
     ServiceFacts,
-    api_links,
     gather,
+    link_rows,
     predecessor_of,
 )
 from meshward.services.scan_state import REVIEW_CONTROL, unmapped_versions
@@ -703,13 +703,10 @@ def count_active(session: Session) -> dict[str, int]:
 def _versions_affected(session: Session, cv: ComponentVersion) -> list[int]:
     """The version itself, and every version of components linked to it (link threats read
     both ends' answers) — in practice a handful of rows."""
-    keys = {a: b for a, b in session.execute(select(Component.key, Component.id))}
-    peers = {
-        other
-        for consumer, provider, *_ in api_links(session, keys)
-        for mine, other in ((consumer, provider), (provider, consumer))
-        if mine == cv.component_id
-    }
+    own = session.get(Component, cv.component_id)
+    assert own is not None
+    ends = {k for row in link_rows(session, {own.key}) for k in row[:2]}
+    peers = set(session.scalars(select(Component.id).where(Component.key.in_(sorted(ends)))))
     peers.add(cv.component_id)
     return list(
         session.scalars(select(ComponentVersion.id).where(ComponentVersion.component_id.in_(peers)))
