@@ -19,8 +19,8 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, event, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
 
 from meshward.errors import ConflictError, InputError, MeshwardError, NotFoundError
 from meshward.kb.conditions import Condition, evaluate, holds
@@ -988,31 +988,49 @@ def list_controls(
     status: str | None = None,
     include_inactive: bool = False,
     domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Control tasks across the estate (or an application's latest version, or a component),
-    one row per component version and control."""
+    one row per component version and control, ordered and paged in SQL."""
     kb = current_kb(session)
-    cv_ids = _scope_versions(session, application, component, version, domain_ids)
-    if application is not None or component is not None:
-        refresh(session, cv_ids, kb=kb)  # the estate-wide list reads the stored models
+    query = (
+        select(ControlTask, ComponentVersion, Component.key)
+        .join(ComponentVersion, ComponentVersion.id == ControlTask.component_version_id)
+        .join(Component, Component.id == ComponentVersion.component_id)
+    )
+    query = _scoped(session, query, kb, application, component, version, domain_ids)
+    if not include_inactive:
+        query = query.where(ControlTask.active.is_(True))
+    if status is not None:
+        effective = case((ControlTask.platform_id.is_not(None), "done"), else_=ControlTask.status)
+        query = query.where(effective == status)
+    query = query.order_by(Component.key, ComponentVersion.version, ControlTask.control_key)
     platforms = {a: b for a, b in session.execute(select(Platform.id, Platform.name))}
-    rows = []
-    for chunk in _chunks(sorted(cv_ids)):
-        query = (
-            select(ControlTask, ComponentVersion, Component.key)
-            .join(ComponentVersion, ComponentVersion.id == ControlTask.component_version_id)
-            .join(Component, Component.id == ComponentVersion.component_id)
-            .where(ControlTask.component_version_id.in_(chunk))
-        )
-        if not include_inactive:
-            query = query.where(ControlTask.active.is_(True))
-        for task, cv, key in session.execute(query):
-            view = task_view(session, kb, task, cv, platforms)
-            if status is not None and view["effective_status"] != status:
-                continue
-            rows.append({"component": key, "version": cv.version, **view})
-    rows.sort(key=lambda r: (r["component"], r["version"], r["control"]))
-    return rows
+    return [
+        {"component": key, "version": cv.version, **task_view(session, kb, task, cv, platforms)}
+        for task, cv, key in session.execute(query.offset(offset).limit(limit))
+    ]
+
+
+def _scoped(
+    session: Session,
+    query: Any,
+    kb: KnowledgeBase,
+    application: str | None,
+    component: str | None,
+    version: str | None,
+    domain_ids: set[int] | None,
+) -> Any:
+    """An application's or a component's versions (refreshed first), or the whole estate
+    as stored (``meshward threats refresh`` brings it up to date), within ``domain_ids``."""
+    if application is not None or component is not None:
+        cv_ids = _scope_versions(session, application, component, version, domain_ids)
+        refresh(session, cv_ids, kb=kb)
+        return query.where(ComponentVersion.id.in_(cv_ids))
+    if domain_ids is not None:
+        query = query.where(Component.domain_id.in_(sorted(domain_ids)))
+    return query
 
 
 def list_threats(
@@ -1022,34 +1040,40 @@ def list_threats(
     component: str | None = None,
     version: str | None = None,
     domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Active threats per component version (link threats with the other end), ordered and
+    paged in SQL."""
     kb = current_kb(session)
-    cv_ids = _scope_versions(session, application, component, version, domain_ids)
-    if application is not None or component is not None:
-        refresh(session, cv_ids, kb=kb)  # the estate-wide list reads the stored models
-    names = {a: b for a, b in session.execute(select(Component.id, Component.key))}
+    peer = aliased(Component)
+    query = (
+        select(ModelThreat, ComponentVersion.version, Component.key, peer.key)
+        .join(ComponentVersion, ComponentVersion.id == ModelThreat.component_version_id)
+        .join(Component, Component.id == ComponentVersion.component_id)
+        .outerjoin(peer, peer.id == ModelThreat.peer_component_id)
+        .where(ModelThreat.active.is_(True))
+    )
+    query = _scoped(session, query, kb, application, component, version, domain_ids)
+    query = query.order_by(
+        Component.key, ComponentVersion.version, ModelThreat.threat_key, peer.key, ModelThreat.role
+    )
     rows = []
-    for chunk in _chunks(sorted(cv_ids)):
-        for row, cv in session.execute(
-            select(ModelThreat, ComponentVersion)
-            .join(ComponentVersion, ComponentVersion.id == ModelThreat.component_version_id)
-            .where(ModelThreat.component_version_id.in_(chunk), ModelThreat.active.is_(True))
-        ):
-            threat = kb.threats.get(row.threat_key)
-            rows.append(
-                {
-                    "component": names[cv.component_id],
-                    "version": cv.version,
-                    "threat": row.threat_key,
-                    "title": threat.title if threat else row.threat_key,
-                    "stride": threat.stride if threat else None,
-                    "role": row.role,
-                    "peer": names.get(row.peer_component_id) if row.peer_component_id else None,
-                    "risk": row.likelihood * row.impact,
-                    "why": list(row.why),
-                }
-            )
-    rows.sort(key=lambda r: (r["component"], r["version"], r["threat"], r["peer"] or ""))
+    for row, cv_version, key, peer_key in session.execute(query.offset(offset).limit(limit)):
+        threat = kb.threats.get(row.threat_key)
+        rows.append(
+            {
+                "component": key,
+                "version": cv_version,
+                "threat": row.threat_key,
+                "title": threat.title if threat else row.threat_key,
+                "stride": threat.stride if threat else None,
+                "role": row.role,
+                "peer": peer_key,
+                "risk": row.likelihood * row.impact,
+                "why": list(row.why),
+            }
+        )
     return rows
 
 

@@ -110,6 +110,8 @@ def controls_with_evidence(
     status: str | None = None,
     include_inactive: bool = False,
     domain_ids: set[int] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """``threat_models.list_controls`` rows, each with its verification state and evidence
     (scan, tool, result ids, time), recomputed once for every version listed."""
@@ -121,6 +123,8 @@ def controls_with_evidence(
         status=status,
         include_inactive=include_inactive,
         domain_ids=domain_ids,
+        offset=offset,
+        limit=limit,
     )
     if not rows:
         return rows

@@ -148,8 +148,10 @@ def list_controls(
             status=status,
             include_inactive=include_inactive,
             domain_ids=domain_ids,
+            offset=pg.offset,
+            limit=pg.fetch,
         )
-    return pg.respond(rows[pg.offset : pg.offset + pg.fetch])
+    return pg.respond(rows)
 
 
 @router.get("/threats", summary="Active threats by component version")
@@ -168,8 +170,10 @@ def list_threats(
             component=comp_key,
             version=version if comp_key else None,
             domain_ids=domain_ids,
+            offset=pg.offset,
+            limit=pg.fetch,
         )
-    return pg.respond(rows[pg.offset : pg.offset + pg.fetch])
+    return pg.respond(rows)
 
 
 # ---------------------------------------------------------------- knowledge base
