@@ -68,12 +68,14 @@ def _forget_fresh(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(not isinstance(obj, AuditEvent) for obj in changed):
         session.info.pop(_FRESH, None)
+        session.info.pop("meshward.retired_titles", None)
 
 
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_transaction(session: Session, *_: Any) -> None:
     session.info.pop(_FRESH, None)
+    session.info.pop("meshward.retired_titles", None)
 
 
 NEEDS_REASON = frozenset({"not_applicable", "risk_accepted"})
@@ -874,10 +876,10 @@ def task_view(
     control = kb.controls.get(task.control_key)
     if platforms is None:
         platforms = {a: b for a, b in session.execute(select(Platform.id, Platform.name))}
-    title = control.title if control else _retired_title(session, "control", task.control_key)
+    title = control.title if control else _retired_titles(session).get(task.control_key)
     return {
         "control": task.control_key,
-        "title": title,
+        "title": title or task.control_key,
         "priority": control.priority if control else None,
         "status": task.status,
         "effective_status": effective_status(task),
@@ -894,10 +896,18 @@ def task_view(
     }
 
 
-def _retired_title(session: Session, kind: str, key: str) -> str:
-    return (
-        session.scalar(select(KbEntry.title).where(KbEntry.kind == kind, KbEntry.key == key)) or key
-    )
+def _retired_titles(session: Session) -> dict[str, str]:
+    """Titles of controls the KB in force no longer has, read once per transaction."""
+    titles: dict[str, str] | None = session.info.get("meshward.retired_titles")
+    if titles is None:
+        rows = session.execute(
+            select(KbEntry.key, KbEntry.title).where(
+                KbEntry.kind == "control", KbEntry.retired_in.is_not(None)
+            )
+        )
+        titles = {key: title for key, title in rows}
+        session.info["meshward.retired_titles"] = titles
+    return titles
 
 
 def survey_view(session: Session, component: str, version: str) -> dict[str, Any]:
