@@ -12,14 +12,15 @@ catalog import.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import case, delete, event, func, insert, select, update
+from sqlalchemy import Engine, case, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from meshward.errors import ConflictError, InputError, MeshwardError, NotFoundError
@@ -35,7 +36,7 @@ from meshward.services.model_facts import (
     predecessor_of,
 )
 from meshward.services.scan_state import REVIEW_CONTROL, unmapped_versions
-from meshward.store import audit
+from meshward.store import audit, revision
 from meshward.store.auth_models import AuditEvent
 from meshward.store.models import (
     Application,
@@ -68,14 +69,45 @@ def _forget_fresh(session: Session, _context: Any) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(not isinstance(obj, AuditEvent) for obj in changed):
         session.info.pop(_FRESH, None)
+        session.info.pop(_PENDING, None)
         session.info.pop("meshward.retired_titles", None)
 
 
 @event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    """Versions found fresh at a revision are known fresh to every later transaction that
+    reads at that revision, once this one has committed its model writes."""
+    pending = session.info.pop(_PENDING, None)
+    if pending is not None:
+        engine, at, facts = pending
+        kept = _known_fresh.get(engine)
+        if kept is None or kept[0] != at:
+            kept = (at, OrderedDict())
+            _known_fresh[engine] = kept
+        for cv, svc in facts.items():
+            kept[1][cv] = svc
+            kept[1].move_to_end(cv)
+        while len(kept[1]) > KEPT_FRESH:
+            kept[1].popitem(last=False)
+    _forget_after_transaction(session)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_transaction(session: Session, *_: Any) -> None:
     session.info.pop(_FRESH, None)
+    session.info.pop(_PENDING, None)
     session.info.pop("meshward.retired_titles", None)
+
+
+_PENDING = "meshward.fresh_pending"
+KEPT_FRESH = 5000
+"""Versions whose freshness is kept across transactions, per engine (the most recent)."""
+_known_fresh: WeakKeyDictionary[Engine, tuple[tuple[int, str], OrderedDict[int, ServiceFacts]]] = (
+    WeakKeyDictionary()
+)
+"""Per engine: a data revision and KB digest, and the versions whose stored models were
+current at them (with their facts). Any committed change moves the revision and empties
+this."""
 
 
 NEEDS_REASON = frozenset({"not_applicable", "risk_accepted"})
@@ -349,6 +381,14 @@ def refresh(
     fresh: dict[int, ServiceFacts] = session.info.get(_FRESH, {})
     if wanted is not None and all(cv in fresh for cv in wanted):
         return RefreshResult(versions=len(wanted))
+    rev = revision.current(session) if wanted is not None else None
+    if rev is not None and wanted is not None:
+        engine = session.get_bind()
+        kept = _known_fresh.get(engine)  # type: ignore[arg-type]
+        at = (rev, kb.digest)
+        if kept is not None and kept[0] == at and all(cv in kept[1] for cv in wanted):
+            session.info.setdefault(_FRESH, {}).update({cv: kept[1][cv] for cv in wanted})
+            return RefreshResult(versions=len(wanted))
     gathered = gather(session, kb, wanted)
     targets = set(gathered.services) if wanted is None else set(wanted) & set(gathered.services)
     result = RefreshResult(versions=len(targets), gathered=gathered)
@@ -363,6 +403,9 @@ def refresh(
         for cv, digest in session.execute(query.where(ModelState.component_version_id.in_(chunk))):
             stored_digests[cv] = digest
     session.info.setdefault(_FRESH, {}).update({cv: gathered.services[cv] for cv in targets})
+    if rev is not None:
+        facts = {cv: gathered.services[cv] for cv in targets}
+        session.info[_PENDING] = (session.get_bind(), (rev, kb.digest), facts)
     ids = [cv for cv in ids if stored_digests.get(cv) != digests[cv]]
     result.evaluated = len(ids)
     if not ids:

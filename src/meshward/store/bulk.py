@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from meshward.store.revision import mark
+
 
 def bulk_insert(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
@@ -20,6 +22,7 @@ def bulk_insert(
     if not rows:
         return
     conn = session.connection()
+    mark(conn, table.name)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cols = ", ".join(columns)
@@ -45,6 +48,7 @@ def bulk_insert_missing(
     if not rows:
         return
     conn = session.connection()
+    mark(conn, table.name)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cols = ", ".join(columns)

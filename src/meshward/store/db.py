@@ -21,6 +21,7 @@ from meshward.store import (  # noqa: F401
     audit,
     auth_models,
     integration_models,
+    revision,
     scan_models,
     threat_models,
 )
@@ -59,8 +60,10 @@ def make_engine(url: str) -> Engine:
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    revision.install(engine)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from meshward.store.types import UTCDateTime, utcnow
@@ -521,3 +532,11 @@ class RiskSnapshot(Base):
     kev: Mapped[int] = mapped_column(default=0)
     risk_score: Mapped[float] = mapped_column(default=0.0)
     taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataRevision(Base):
+    """One row: the counter every committed change moves on (``store.revision``)."""
+
+    __tablename__ = "data_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
