@@ -267,3 +267,46 @@ def test_refresh_is_idempotent_and_set_based(estate: Session) -> None:
         0,
     )
     assert estate.scalars(select(ControlTask)).all()
+
+
+def test_freshness_is_kept_across_transactions_until_a_commit_changes_data(
+    db_url: str,
+) -> None:
+    """A second read at the same data revision gathers nothing; a change committed by another
+    process (another Store) is seen by the next read, which re-evaluates the model."""
+    from meshward.store.db import Store
+
+    reader, writer = Store(db_url), Store(db_url)
+    try:
+        with reader.session() as s:
+            import_catalog(s, [FIXTURES / "catalog.yaml"])
+            tm.install_kb(s, load_kb(FIXTURES / "kb", overlay=False))
+            catalog.add_component_version(s, "web", "1.0", created_at=t("2024-01-01"))
+            catalog.add_component_version(s, "payments", "1.0", created_at=t("2024-01-01"))
+        with reader.session() as s:
+            assert tm.refresh(s, [_cv(s, "web")]).gathered is not None  # evaluates, writes
+        with reader.session() as s:
+            assert tm.refresh(s, [_cv(s, "web")]).gathered is not None  # finds it current
+        with reader.session() as s:
+            kept = tm.refresh(s, [_cv(s, "web")])
+            assert kept.gathered is None and kept.versions == 1  # known fresh: no gather
+            before = _threats(tm.threat_model(s, "web", "1.0"))
+        with writer.session() as s:
+            tm.answer_survey(s, "web", "1.0", {"features": ["renders_html"], "sessions": True})
+        with reader.session() as s:
+            again = tm.refresh(s, [_cv(s, "web")])
+            assert again.gathered is not None
+            after = _threats(tm.threat_model(s, "web", "1.0"))
+        assert ("T-CSRF", "service", None) in after - before
+        with pytest.raises(RuntimeError), reader.session() as s:
+            tm.refresh(s, [_cv(s, "payments")])
+            raise RuntimeError("rolled back: nothing may be kept")
+        with reader.session() as s:
+            assert tm.refresh(s, [_cv(s, "payments")]).gathered is not None
+    finally:
+        reader.dispose()
+        writer.dispose()
+
+
+def _cv(session: Session, component: str) -> int:
+    return catalog.get_component_version(session, component, "1.0").id

@@ -88,7 +88,7 @@ def service_risks(
         verification = verification_states(session, cv_ids)
     names: dict[int, tuple[str, str]] = {}
     tasks: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
-    threats: dict[int, list[ModelThreat]] = defaultdict(list)
+    threats: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(cv_ids):
         for cv_id, key, version in session.execute(
             select(ComponentVersion.id, Component.key, ComponentVersion.version)
@@ -96,18 +96,26 @@ def service_risks(
             .where(ComponentVersion.id.in_(chunk))
         ):
             names[cv_id] = (key, version)
-        for task in session.scalars(
-            select(ControlTask).where(
-                ControlTask.component_version_id.in_(chunk), ControlTask.active.is_(True)
-            )
+        for cv_id, control, status, platform in session.execute(
+            select(
+                ControlTask.component_version_id,
+                ControlTask.control_key,
+                ControlTask.status,
+                ControlTask.platform_id,
+            ).where(ControlTask.component_version_id.in_(chunk), ControlTask.active.is_(True))
         ):
-            status = tm.effective_status(task)
-            state = verification.get((task.component_version_id, task.control_key), "unverified")
-            tasks[task.component_version_id][task.control_key] = (status, state)
-        for row in session.scalars(
-            select(ModelThreat).where(
-                ModelThreat.component_version_id.in_(chunk), ModelThreat.active.is_(True)
-            )
+            state = verification.get((cv_id, control), "unverified")
+            # a covering platform makes a control done (tm.effective_status)
+            tasks[cv_id][control] = ("done" if platform is not None else status, state)
+        for row in session.execute(
+            select(
+                ModelThreat.component_version_id,
+                ModelThreat.threat_key,
+                ModelThreat.role,
+                ModelThreat.peer_component_id,
+                ModelThreat.likelihood,
+                ModelThreat.impact,
+            ).where(ModelThreat.component_version_id.in_(chunk), ModelThreat.active.is_(True))
         ):
             threats[row.component_version_id].append(row)
     out: dict[int, ServiceRisk] = {}

@@ -448,13 +448,38 @@ def recompute(
                 "updated_at": now,
             }
         )
-    for chunk in _chunks(cv_ids):
-        session.execute(
-            delete(ControlVerification).where(ControlVerification.component_version_id.in_(chunk))
-        )
-    if rows:
-        session.execute(insert(ControlVerification), rows)
+    _write_changed(session, cv_ids, rows)
     return states
+
+
+def _write_changed(session: Session, cv_ids: list[int], rows: list[dict[str, Any]]) -> None:
+    """Store the states that changed (a read usually changes none, so it writes nothing)."""
+    stored: dict[tuple[int, str], tuple[int, str, Any]] = {}
+    for chunk in _chunks(cv_ids):
+        for rid, cv, control, state, evidence in session.execute(
+            select(
+                ControlVerification.id,
+                ControlVerification.component_version_id,
+                ControlVerification.control_key,
+                ControlVerification.state,
+                ControlVerification.evidence,
+            ).where(ControlVerification.component_version_id.in_(chunk))
+        ):
+            stored[(cv, control)] = (rid, state, evidence)
+    changed = []
+    replaced: list[int] = []
+    for row in rows:
+        old = stored.pop((row["component_version_id"], row["control_key"]), None)
+        if old is not None and old[1] == row["state"] and old[2] == row["evidence"]:
+            continue
+        if old is not None:
+            replaced.append(old[0])
+        changed.append(row)
+    gone = sorted(replaced + [rid for rid, _state, _evidence in stored.values()])
+    for chunk in _chunks(gone):
+        session.execute(delete(ControlVerification).where(ControlVerification.id.in_(chunk)))
+    if changed:
+        session.execute(insert(ControlVerification), changed)
 
 
 def _failure_evidence(

@@ -480,6 +480,14 @@ class GraphEdge:
 class ServiceGraph:
     nodes: list[GraphNode]
     edges: list[GraphEdge]
+    hidden: dict[str, int] = field(default_factory=dict)
+    """Member key -> services outside the application linked to it but not drawn (past
+    ``OUTSIDE_DRAWN``: a platform service called by a thousand others)."""
+
+
+OUTSIDE_DRAWN = 40
+"""Services outside an application drawn around it at most: the ones its members call first,
+then their callers, by name. The rest are counted per member, not drawn."""
 
 
 def _namespace(annotations: dict[str, Any] | None) -> str | None:
@@ -569,7 +577,9 @@ def application_graph(
             or_(consumes.c.source_key.in_(member_keys), provides.c.source_key.in_(member_keys)),
         )
     ).all()
-    outside = sorted({k for c, _, p in links for k in (c, p)} - set(member_keys))
+    inside = set(member_keys)
+    called = {p for c, _, p in links if c in inside} - inside
+    outside = sorted(called) + sorted({c for c, _, _ in links} - inside - called)
     neighbours: list[Any] = []
     if outside:
         query = (
@@ -586,7 +596,16 @@ def application_graph(
         )
         if domain_ids is not None:
             query = query.where(Component.domain_id.in_(sorted(domain_ids)))
-        neighbours = list(session.execute(query).all())
+        rank = {key: n for n, key in enumerate(outside)}
+        neighbours = sorted(session.execute(query).all(), key=lambda row: rank[row[1]])
+    not_drawn = {row[1] for row in neighbours[OUTSIDE_DRAWN:]}
+    hidden: dict[str, set[str]] = defaultdict(set)
+    for consumer, _, provider in links:
+        if consumer in not_drawn and provider in inside:
+            hidden[provider].add(consumer)
+        elif provider in not_drawn and consumer in inside:
+            hidden[consumer].add(provider)
+    neighbours = neighbours[:OUTSIDE_DRAWN]
     envs = running_environments(session, [m[0] for m in members] + [n[0] for n in neighbours])
     counts = open_counts(session, [m[6] for m in members])
     nodes: dict[str, GraphNode] = {}
@@ -616,7 +635,7 @@ def application_graph(
         for (c, p), a in sorted(apis.items())
     ]
     ordered = sorted(nodes.values(), key=lambda n: (not n.member, n.name))
-    return ServiceGraph(ordered, edges)
+    return ServiceGraph(ordered, edges, {k: len(v) for k, v in sorted(hidden.items())})
 
 
 # ---------------------------------------------------------------- components
