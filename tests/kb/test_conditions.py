@@ -10,6 +10,7 @@ from meshward.kb.conditions import (
     ConditionError,
     check,
     evaluate,
+    holds,
     parse_condition,
 )
 from meshward.kb.facts import FactSpec, service_schema
@@ -75,6 +76,7 @@ def parsed(data: object) -> object:
 )
 def test_evaluate(rule: dict[str, object], facts: dict[str, object], expected: bool) -> None:
     assert evaluate(parse_condition(rule), facts).result is expected  # type: ignore[arg-type]
+    assert holds(parse_condition(rule), facts) is expected  # type: ignore[arg-type]
 
 
 def test_trace_says_why() -> None:

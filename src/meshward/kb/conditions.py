@@ -247,7 +247,10 @@ def holds(condition: Condition, facts: Facts) -> bool:
         return any(holds(child, facts) for child in condition.children)
     if op == "not":
         return not holds(condition.children[0], facts)
-    return evaluate(condition, facts).result
+    path = condition.fact
+    if op == "exists":
+        return (path in facts) is condition.value
+    return path in facts and _leaf(op, condition.value, facts[path])  # type: ignore[index]
 
 
 def evaluate(condition: Condition, facts: Facts) -> Trace:
@@ -270,27 +273,29 @@ def evaluate(condition: Condition, facts: Facts) -> Trace:
     value = condition.value
     if op == "exists":
         return Trace(f"{path} {'is' if value else 'is not'} known", present is value)
-    result: bool
     if not present:
         return Trace(f"{path} {op} {_show(value)} (unknown)", False)
+    return Trace(f"{path} {op} {_show(value)} (is {_show(actual)})", _leaf(op, value, actual))
+
+
+def _leaf(op: str, value: Any, actual: Any) -> bool:
+    """A test's verdict on a fact that is known."""
     if op == "equals":
-        result = actual == value and type(actual) is type(value)
-    elif op == "in":
-        result = actual in value
-    elif op == "contains":
-        result = isinstance(actual, list) and value in actual
-    elif op == "any_of":
-        result = isinstance(actual, list) and any(v in actual for v in value)
-    elif op == "all_of":
-        result = isinstance(actual, list) and all(v in actual for v in value)
-    elif op == "count":
+        return bool(actual == value and type(actual) is type(value))
+    if op == "in":
+        return actual in value
+    if op == "contains":
+        return isinstance(actual, list) and value in actual
+    if op == "any_of":
+        return isinstance(actual, list) and any(v in actual for v in value)
+    if op == "all_of":
+        return isinstance(actual, list) and all(v in actual for v in value)
+    if op == "count":
         size = len(actual) if isinstance(actual, list) else -1
-        result = size >= value.get("at_least", 0) and size <= value.get("at_most", size)
-    elif op == "at_least":
-        result = isinstance(actual, int) and actual >= value
-    else:  # at_most
-        result = isinstance(actual, int) and actual <= value
-    return Trace(f"{path} {op} {_show(value)} (is {_show(actual)})", result)
+        return bool(size >= value.get("at_least", 0) and size <= value.get("at_most", size))
+    if op == "at_least":
+        return isinstance(actual, int) and actual >= value
+    return isinstance(actual, int) and actual <= value  # at_most
 
 
 def _show(value: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from meshward.kb.conditions import FactValue, evaluate
+from meshward.kb.conditions import FactValue, holds
 from meshward.kb.facts import PEER_HIDDEN
 from meshward.kb.inference import SbomFacts
 from meshward.kb.loader import KnowledgeBase
@@ -103,7 +103,7 @@ def resolve_survey(
     known = {**base, **{f"survey.{k}": v for k, v in state.answers.items()}}
     for question in kb.questions.values():
         for implication in question.implies:
-            if not evaluate(implication.when, known).result:
+            if not holds(implication.when, known):
                 continue
             for target, value in implication.set.items():
                 if isinstance(value, list):
@@ -125,7 +125,7 @@ def _resolve_pass(
     state = SurveyState()
     facts = dict(base)
     for qid, question in kb.questions.items():
-        if question.shown_when is not None and not evaluate(question.shown_when, facts).result:
+        if question.shown_when is not None and not holds(question.shown_when, facts):
             continue
         state.shown.append(qid)
         value: FactValue | None = None

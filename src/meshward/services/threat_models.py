@@ -363,10 +363,7 @@ def required_controls(
     out: dict[str, list[str]] = {}
     for threat in sorted(set(threats)):
         for control in kb.controls_by_threat.get(threat, []):
-            if (
-                control.applies_when is not None
-                and not evaluate(control.applies_when, svc.facts).result
-            ):
+            if control.applies_when is not None and not holds(control.applies_when, svc.facts):
                 continue
             out.setdefault(control.id, []).append(threat)
     return out
