@@ -63,16 +63,21 @@ def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield str(path)
 
 
+def empty_postgres(url: str) -> None:
+    """Every table emptied but ``data_revision``, which keeps counting across tests: a
+    revision is never seen twice, so nothing cached by one test can answer another."""
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "data_revision")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def db_url(_template_db: str, tmp_path: Path) -> str:
     """A migrated, empty database for this test."""
     if PG_URL:
-        engine = make_engine(_template_db)
-        # data_revision keeps counting across tests: a revision is never seen twice
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "data_revision")
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_postgres(_template_db)
         return _template_db
     target = tmp_path / "meshward.db"
     shutil.copyfile(_template_db, target)

@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from meshward.api.app import create_app
 from meshward.demo.load import load_demo
 from meshward.services import auth
-from meshward.store.db import Store, make_engine
-from meshward.store.models import Base, Finding
-from tests.conftest import PG_URL
+from meshward.store.db import Store
+from meshward.store.models import Finding
+from tests.conftest import PG_URL, empty_postgres
 
 
 @dataclass
@@ -46,11 +46,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def api_db(_template_db: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     if PG_URL:
-        engine = make_engine(_template_db)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_postgres(_template_db)
         return _template_db
     target = Path(tmp_path_factory.mktemp("api")) / "meshward.db"
     shutil.copyfile(_template_db, target)

@@ -22,7 +22,13 @@ from meshward.api.routes import scans as scan_routes
 from meshward.api.routes import threats as threat_routes
 from meshward.errors import MeshwardError
 from meshward.limits import Limits
-from meshward.store.db import Store, current_revision, ensure_schema, head_revision
+from meshward.store.db import (
+    Store,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    resolve_database_url,
+)
 
 log = logging.getLogger("meshward.api")
 
@@ -98,3 +104,9 @@ def create_app(store_url: str, *, body_limit: int = DEFAULT_BODY_LIMIT) -> FastA
 
     web.mount(app)  # the web UI under /ui, with its own CSP and security headers
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``meshward serve --workers N`` process: database from
+    ``MESHWARD_DATABASE_URL`` (the parent sets it)."""
+    return create_app(resolve_database_url(None))

@@ -132,6 +132,13 @@ def token_revoke(name: str) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Processes serving requests (one per core is a good start).",
+    ),
 ) -> None:
     """Run the REST API (OpenAPI at /openapi.json, docs at /docs) under uvicorn."""
     local_only("it serves a database of its own (--db or MESHWARD_DATABASE_URL)")
@@ -140,8 +147,28 @@ def serve(
     from meshward.api.app import create_app
     from meshward.store.db import resolve_database_url
 
-    app = create_app(resolve_database_url(state.db_url))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    url = resolve_database_url(state.db_url)
+    if workers == 1:
+        uvicorn.run(create_app(url), host=host, port=port, log_level="info")
+        return
+    import os
+    import secrets
+
+    from meshward.web.session import SECRET_ENV
+
+    # the workers are new processes: they read the database and the session key from the
+    # environment, so a cookie signed by one worker is good at every other
+    os.environ["MESHWARD_DATABASE_URL"] = url
+    os.environ.setdefault(SECRET_ENV, secrets.token_urlsafe(48))
+    create_app(url).state.store.dispose()  # migrates once, before any worker starts
+    uvicorn.run(
+        "meshward.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 def register(app: typer.Typer) -> None:
