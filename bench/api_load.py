@@ -114,8 +114,9 @@ def pick_targets(url: str, seed: int) -> Targets:
     return Targets(components, rng.sample(versions, min(200, len(versions))), apps, queries)
 
 
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, log: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "meshward", "--db", url, "serve", "--host", "127.0.0.1"]
+    cmd += ["--workers", str(workers)]
     with log.open("wb") as out:
         proc = subprocess.Popen([*cmd, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -221,6 +222,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=1, help="meshward serve --workers N")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="meshward-api-load-") as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'api.db'}"
@@ -230,7 +232,7 @@ def main() -> None:
         loaded = time.perf_counter() - started
         targets = pick_targets(url, args.seed)
         port = _free_port()
-        server = start_server(url, port, Path(tmp) / "serve.log")
+        server = start_server(url, port, Path(tmp) / "serve.log", args.workers)
         try:
             tally = asyncio.run(
                 load(f"http://127.0.0.1:{port}", token, targets, args.clients, args.duration)
@@ -241,7 +243,8 @@ def main() -> None:
     estate = f"synthetic estate, {args.estate} services" if args.estate else "demo estate"
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     title = (
-        f"meshward API under load — {estate}, {database}, {args.clients} clients, "
+        f"meshward API under load — {estate}, {database}, {args.workers} worker(s), "
+        f"{args.clients} clients, "
         f"{args.duration:g} s, {os.cpu_count()} CPUs {platform.machine()}, "
         f"Python {platform.python_version()}"
     )
