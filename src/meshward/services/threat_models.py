@@ -99,6 +99,27 @@ def _forget_after_transaction(session: Session, *_: Any) -> None:
     session.info.pop("meshward.retired_titles", None)
 
 
+MODEL_INPUTS = (
+    "apis",
+    "component_versions",
+    "components",
+    "deployments",
+    "domains",
+    "environments",
+    "kb_releases",
+    "occurrences",
+    "packages",
+    "platform_members",
+    "platforms",
+    "relations",
+    "runtime_facts",
+    "sbom_documents",
+    "scan_results",
+    "scans",
+    "surveys",
+)
+"""Tables a threat model is computed from (tests/services/test_model_inputs.py checks the
+list against the statements ``refresh`` runs)."""
 _PENDING = "meshward.fresh_pending"
 KEPT_FRESH = 5000
 """Versions whose freshness is kept across transactions, per engine (the most recent)."""
