@@ -27,7 +27,8 @@ from meshward.services.findings import FindingFilter
 from meshward.services.fixplan import fix_plan
 from meshward.services.risk import finding_weights
 from meshward.services.sboms import sbom_from_manifest_paths, store_sbom
-from meshward.store.models import Application, ComponentVersion, Finding
+from meshward.store.db import Store
+from meshward.store.models import Application, Component, ComponentVersion, Finding, Relation
 
 # ---------------------------------------------------------------- the hand-built estate
 
@@ -108,6 +109,10 @@ def sbom(name: str, purls: list[str]) -> SbomDocument:
 @pytest.fixture
 def estate(session: Session, tmp_path: Path) -> Session:
     """shop 1 = api 1.0, worker 1.0, legacy 1.0; shop 2 = api 2.0, worker 1.0, newsvc 1.0."""
+    return build_shop(session, tmp_path)
+
+
+def build_shop(session: Session, tmp_path: Path) -> Session:
     session.add(Application(key="system:default/shop", name="shop"))
     session.flush()
     for name, version, purls in (
@@ -526,3 +531,116 @@ def test_online_boutique_v030_to_latest(session: Session, shared_data: Path) -> 
         if f.fixed_version is None and f.state == "open"
     }
     assert {(o.vulnerability, o.finding) for c in latest.components for o in c.open} == unfixable
+
+
+# ---------------------------------------------------------------- shortcuts keep the result
+
+
+def test_same_versions_in_another_order_are_unchanged(estate: Session) -> None:
+    """A package held at the same versions on both sides is unchanged without being ordered:
+    several copies listed in another order, or versions no ecosystem orders, included; the
+    same version spelled differently still counts as an upgrade."""
+    catalog.create_component(estate, "multi", application="shop")
+    one = ["pkg:npm/lodash@4.17.15", "pkg:npm/lodash@4.17.21", "pkg:npm/weird@not a version!"]
+    one += ["pkg:pypi/attrs@1.0", "pkg:npm/odd@nope 1"]
+    two = ["pkg:pypi/attrs@1.0.0", "pkg:npm/weird@not a version!", "pkg:npm/lodash@4.17.21"]
+    two += ["pkg:npm/lodash@4.17.15", "pkg:npm/odd@nope 2"]
+    store_sbom(estate, "multi", "1", sbom("multi", one), "multi-1", None)
+    store_sbom(estate, "multi", "2", sbom("multi", two), "multi-2", None)
+    for _ in range(2):  # the second time, every version key comes from the memo
+        diff = component_diff(estate, "multi", "1", "2")
+        assert diff.packages_unchanged == 2  # lodash (both copies), weird
+        assert versions(diff.packages_upgraded) == {
+            ("PyPI", "attrs", "1.0", "1.0.0"),
+            ("npm", "odd", "nope 1", "nope 2"),  # string order
+        }
+        assert not (diff.packages_added or diff.packages_removed or diff.packages_downgraded)
+        assert sort_versions("npm", ["not a version!", "10.0.0", "9.0.0"]) == [
+            "10.0.0",
+            "9.0.0",
+            "not a version!",
+        ]
+        assert compare_version_sets("npm", ["9.0.0"], ["10.0.0"]) == 1
+
+
+def test_unchanged_members_still_count_in_the_application(estate: Session) -> None:
+    """worker is the same version in shop 1 and 2: not compared package by package, but its
+    findings keep YAML present (not fixed) and its risk is in both sides' totals."""
+    diff = app_diff(estate, "shop", "1", "2")
+    assert diff.components_unchanged == ["worker"]
+    assert "worker" not in {d.component for d in diff.components_changed}
+    assert YAML not in {v.vulnerability for v in diff.vulnerabilities_fixed}
+    worker = risk_of(estate, [("worker", "1.0")])
+    assert worker > 0
+    changed_only = risk_of(estate, [("api", "2.0"), ("newsvc", "1.0")]) - risk_of(
+        estate, [("api", "1.0"), ("legacy", "1.0")]
+    )
+    assert diff.risk_delta == pytest.approx(changed_only)
+    assert diff.risk_before == pytest.approx(
+        worker + risk_of(estate, [("api", "1.0"), ("legacy", "1.0")])
+    )
+
+
+def _link(session: Session, consumer: str, provider: str) -> None:
+    """``consumer`` calls an API that ``provider`` provides."""
+    keys = {name: key for name, key in session.execute(select(Component.name, Component.key))}
+    api = f"api:default/{provider}-api"
+    if not session.scalars(select(Relation).where(Relation.target_key == api)).first():
+        session.add(Relation(source_key=keys[provider], type="providesApi", target_key=api))
+    session.add(Relation(source_key=keys[consumer], type="consumesApi", target_key=api))
+    session.flush()
+
+
+def test_service_graph_is_kept_while_the_revision_stands(db_url: str, tmp_path: Path) -> None:
+    """The risk weights' service graph is read once per data revision: a later transaction
+    reads no link, a committed change to the links (from another Store) is seen, and a
+    transaction's own uncommitted links count for it alone."""
+    reader, writer = Store(db_url), Store(db_url)
+
+    def links_read(session: Session, work: Callable[[], object]) -> int:
+        seen: list[str] = []
+
+        def record(*args: object) -> None:
+            if "relations" in str(args[2]):
+                seen.append(str(args[2]))
+
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            work()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(seen)
+
+    def expected(session: Session, pairs: list[tuple[str, str]]) -> float:
+        return risk_of(session, pairs)  # finding_weights reads the whole graph afresh
+
+    shop_2 = [("api", "2.0"), ("worker", "1.0"), ("newsvc", "1.0")]
+    try:
+        with reader.session() as s:
+            build_shop(s, tmp_path)
+        with reader.session() as s:
+            assert links_read(s, lambda: app_diff(s, "shop", "1", "2")) == 1
+            alone = app_diff(s, "shop", "1", "2").risk_after
+            assert alone == pytest.approx(expected(s, shop_2))
+        with reader.session() as s:
+            assert links_read(s, lambda: app_diff(s, "shop", "1", "2")) == 0  # kept
+            assert app_diff(s, "shop", "1", "2").risk_after == alone
+        with writer.session() as s:
+            _link(s, "worker", "api")
+            _link(s, "newsvc", "api")
+        with reader.session() as s:
+            assert links_read(s, lambda: app_diff(s, "shop", "1", "2")) == 1  # moved on
+            consumed = app_diff(s, "shop", "1", "2").risk_after
+            assert consumed == pytest.approx(expected(s, shop_2)) and consumed > alone
+        with pytest.raises(RuntimeError), reader.session() as s:
+            _link(s, "api", "worker")  # uncommitted: read afresh, kept by no one
+            own = app_diff(s, "shop", "1", "2").risk_after
+            assert own == pytest.approx(expected(s, shop_2)) and own > consumed
+            raise RuntimeError("rolled back")
+        with reader.session() as s:
+            assert links_read(s, lambda: app_diff(s, "shop", "1", "2")) == 0
+            assert app_diff(s, "shop", "1", "2").risk_after == consumed
+    finally:
+        reader.dispose()
+        writer.dispose()

@@ -13,7 +13,12 @@ key, per component and over the whole application (a vulnerability fixed in one 
 but still present in another is not fixed for the application).
 
 Every query is set-based: members, packages and findings of all the component versions
-involved are read in a handful of queries, never one per component or per package.
+involved are read in a handful of queries, never one per component or per package. Members
+that are the same component version on both sides are not compared package by package (they
+change nothing), but their findings still count in the application's presence sets and risk.
+The estate's service graph behind the risk weights (transitive consumers, internet exposure)
+is kept per engine while the data revision stands (read again after any committed write),
+and parsed version keys are memoised per process.
 """
 
 from __future__ import annotations
@@ -21,15 +26,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache, partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
 from meshward.errors import NotFoundError
 from meshward.services import catalog
-from meshward.services.risk import finding_weights
+from meshward.services.risk import (
+    RiskContext,
+    ServiceGraph,
+    finding_weights,
+    production_versions,
+    service_graph,
+)
+from meshward.store import revision
 from meshward.store.models import (
     Application,
     ApplicationVersion,
@@ -56,14 +70,38 @@ def _string_key(version: str) -> Any:
     return version
 
 
+PARSED_KEYS = 32768
+"""(ecosystem, version) sort keys kept per process: the same few thousand versions recur in
+every diff and fix plan, and parsing them (Maven, PEP 440, semver) is most of a diff's
+Python time."""
+
+
+@lru_cache(maxsize=PARSED_KEYS)
+def _parsed(ecosystem: str, version: str) -> tuple[Any, ValueError | TypeError | None]:
+    """The ecosystem's sort key of ``version``, or the error that says it cannot be ordered
+    (kept too, so an unorderable version is not parsed again on every sort)."""
+    try:
+        return get_ecosystem(ecosystem).sort_key(version), None
+    except (ValueError, TypeError) as error:
+        return None, error.with_traceback(None)  # no frames kept alive by the memo
+
+
+def _memo_key(ecosystem: str, version: str) -> Any:
+    key, error = _parsed(ecosystem, version)
+    if error is not None:
+        raise error.with_traceback(None)
+    return key
+
+
 def version_key(ecosystem: str | None) -> Callable[[str], Any]:
     """The sort key of an ecosystem's versions; plain string order when none is known."""
     if not ecosystem:
         return _string_key
     try:
-        return get_ecosystem(ecosystem).sort_key
+        get_ecosystem(ecosystem)
     except UnknownEcosystem:
         return _string_key
+    return partial(_memo_key, ecosystem)
 
 
 def sort_versions(ecosystem: str | None, versions: Iterable[str]) -> list[str]:
@@ -324,8 +362,35 @@ def _package_counts(session: Session, cv_ids: Sequence[int]) -> dict[int, int]:
     return counts
 
 
+_graphs: WeakKeyDictionary[Engine, tuple[int, ServiceGraph]] = WeakKeyDictionary()
+"""Per engine: the service graph of the estate and the data revision it was read at."""
+
+
+def _service_graph(session: Session) -> ServiceGraph:
+    """The estate's service graph, read again only when the data revision has moved (it
+    depends on components and their API links alone, and reading every link of a large
+    estate is most of a diff's time). A transaction with uncommitted writes reads its own."""
+    at = revision.current(session)
+    engine = session.get_bind()
+    if at is not None:
+        kept = _graphs.get(engine)  # type: ignore[arg-type]
+        if kept is not None and kept[0] == at:
+            return kept[1]
+    graph = service_graph(session)
+    # kept only when no commit landed while it was read (READ COMMITTED sees each statement's
+    # latest data): what is stored under a revision is what that revision holds
+    if at is not None and revision.current(session) == at:
+        _graphs[engine] = (at, graph)  # type: ignore[index]
+    return graph
+
+
 def _weights(session: Session, rows: Sequence[FindingRow]) -> dict[int, float]:
-    return finding_weights(session, sorted({r.id for r in rows}))
+    ids = sorted({r.id for r in rows})
+    if not ids:
+        return {}
+    # deployments are read afresh: "in production now" depends on the clock, not the revision
+    ctx = RiskContext(_service_graph(session), production_versions(session))
+    return finding_weights(session, ids, ctx)
 
 
 # ---------------------------------------------------------------- comparing
@@ -336,6 +401,9 @@ def _package_changes(
 ) -> None:
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
+        if old is not None and new is not None and old.purls.keys() == new.purls.keys():
+            diff.packages_unchanged += 1  # the same versions order the same on both sides
+            continue
         held = new or old
         assert held is not None
         eco = held.ecosystem

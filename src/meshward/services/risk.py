@@ -316,12 +316,15 @@ class FindingRisk:
     weight: float
 
 
-def finding_risks(session: Session, finding_ids: Iterable[int]) -> dict[int, FindingRisk]:
-    """finding id -> its factors and weight, in one query per 500 findings."""
+def finding_risks(
+    session: Session, finding_ids: Iterable[int], ctx: RiskContext | None = None
+) -> dict[int, FindingRisk]:
+    """finding id -> its factors and weight, in one query per 500 findings (``ctx``: the
+    service-level factors when the caller already has them)."""
     ids = sorted(set(finding_ids))
     if not ids:
         return {}
-    ctx = RiskContext.load(session)
+    ctx = ctx if ctx is not None else RiskContext.load(session)
     out: dict[int, FindingRisk] = {}
     for start in range(0, len(ids), 500):
         rows = session.execute(
@@ -368,6 +371,8 @@ def finding_risks(session: Session, finding_ids: Iterable[int]) -> dict[int, Fin
     return out
 
 
-def finding_weights(session: Session, finding_ids: list[int]) -> dict[int, float]:
+def finding_weights(
+    session: Session, finding_ids: list[int], ctx: RiskContext | None = None
+) -> dict[int, float]:
     """finding id -> risk weight (0 for findings settled by analysis or no longer active)."""
-    return {fid: r.weight for fid, r in finding_risks(session, finding_ids).items()}
+    return {fid: r.weight for fid, r in finding_risks(session, finding_ids, ctx).items()}
