@@ -17,8 +17,8 @@ involved are read in a handful of queries, never one per component or per packag
 that are the same component version on both sides are not compared package by package (they
 change nothing), but their findings still count in the application's presence sets and risk.
 The estate's service graph behind the risk weights (transitive consumers, internet exposure)
-is kept per engine while the data revision stands (read again after any committed write),
-and parsed version keys are memoised per process.
+is kept per engine while its data revision stands (``risk.service_graph``), and parsed
+version keys are memoised per process.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
@@ -38,12 +37,8 @@ from meshward.errors import NotFoundError
 from meshward.services import catalog
 from meshward.services.risk import (
     RiskContext,
-    ServiceGraph,
     finding_weights,
-    production_versions,
-    service_graph,
 )
-from meshward.store import revision
 from meshward.store.models import (
     Application,
     ApplicationVersion,
@@ -362,35 +357,11 @@ def _package_counts(session: Session, cv_ids: Sequence[int]) -> dict[int, int]:
     return counts
 
 
-_graphs: WeakKeyDictionary[Engine, tuple[int, ServiceGraph]] = WeakKeyDictionary()
-"""Per engine: the service graph of the estate and the data revision it was read at."""
-
-
-def _service_graph(session: Session) -> ServiceGraph:
-    """The estate's service graph, read again only when the data revision has moved (it
-    depends on components and their API links alone, and reading every link of a large
-    estate is most of a diff's time). A transaction with uncommitted writes reads its own."""
-    at = revision.current(session)
-    engine = session.get_bind()
-    if at is not None:
-        kept = _graphs.get(engine)  # type: ignore[arg-type]
-        if kept is not None and kept[0] == at:
-            return kept[1]
-    graph = service_graph(session)
-    # kept only when no commit landed while it was read (READ COMMITTED sees each statement's
-    # latest data): what is stored under a revision is what that revision holds
-    if at is not None and revision.current(session) == at:
-        _graphs[engine] = (at, graph)  # type: ignore[index]
-    return graph
-
-
 def _weights(session: Session, rows: Sequence[FindingRow]) -> dict[int, float]:
     ids = sorted({r.id for r in rows})
     if not ids:
         return {}
-    # deployments are read afresh: "in production now" depends on the clock, not the revision
-    ctx = RiskContext(_service_graph(session), production_versions(session))
-    return finding_weights(session, ids, ctx)
+    return finding_weights(session, ids, RiskContext.load(session))
 
 
 # ---------------------------------------------------------------- comparing

@@ -18,12 +18,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import and_, case, cast, func, literal, or_, select
+from sqlalchemy import Engine, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Float, Text
 
+from meshward.store import revision
 from meshward.store.models import (
     Component,
     ComponentVersion,
@@ -159,7 +161,31 @@ def internet_facing_components(session: Session) -> set[int]:
     return {cid for cid, tags in rows if isinstance(tags, list) and INTERNET_FACING_TAG in tags}
 
 
+GRAPH_INPUTS = ("components", "relations")
+"""Tables the service graph is computed from (API links, internet-facing tags)."""
+_graphs: WeakKeyDictionary[Engine, tuple[Any, ServiceGraph]] = WeakKeyDictionary()
+"""Per engine: the estate's service graph and the data revision it was read at."""
+
+
 def service_graph(session: Session) -> ServiceGraph:
+    """The estate's service graph, read again only when the revision of its inputs has moved
+    (reading every link of a large estate is most of a roll-up's or a diff's time). A
+    transaction that has written them reads its own."""
+    at = revision.current(session)
+    engine = session.get_bind()
+    if at is not None:
+        kept = _graphs.get(engine)  # type: ignore[arg-type]
+        if kept is not None and kept[0] == at:
+            return kept[1]
+    graph = read_service_graph(session)
+    # kept only when no commit landed while it was read (READ COMMITTED sees each statement's
+    # latest data): what is stored under a revision is what that revision holds
+    if at is not None and revision.current(session) == at:
+        _graphs[engine] = (at, graph)  # type: ignore[index]
+    return graph
+
+
+def read_service_graph(session: Session) -> ServiceGraph:
     """Transitive consumers of every component, in one query and O(links) set operations.
 
     A recursive CTE would materialise the closure (consumer pairs), which on a 5,000-service
