@@ -12,11 +12,11 @@ from meshward.store.db import Store
 from meshward.store.models import Domain, Environment
 
 
-def _rev(store: Store) -> int:
+def _rev(store: Store, *tables: str) -> int:
     with store.session() as s:
-        value = revision.current(s)
+        value = revision.current(s, tables or None)
     assert value is not None
-    return value
+    return sum(value)
 
 
 def test_a_committed_write_moves_the_revision_once(store: Store) -> None:
@@ -56,6 +56,43 @@ def test_a_transaction_that_has_written_reads_no_revision(store: Store) -> None:
         catalog.ensure_environment(s, "staging")
         s.flush()
         assert revision.current(s) is None
+        assert revision.current(s, ["environments", "components"]) is None
+        assert revision.current(s, ["components"]) is not None  # not written here
+
+
+def test_each_table_counts_on_its_own(store: Store) -> None:
+    envs, domains = _rev(store, "environments"), _rev(store, "domains")
+    with store.session() as s:
+        catalog.ensure_environment(s, "prod")
+    assert _rev(store, "environments") == envs + 1
+    assert _rev(store, "domains") == domains
+    assert _rev(store, "environments", "domains") == envs + domains + 1
+
+
+@pytest.mark.parametrize(
+    ("statement", "tables"),
+    [
+        ("SELECT * FROM components", []),
+        ('INSERT INTO "components" (key) VALUES (?)', ["components"]),
+        ("INSERT OR IGNORE INTO packages VALUES (1)", ["packages"]),
+        ("update findings set state = 'x'", ["findings"]),
+        ("DELETE FROM surveys WHERE id = 1", ["surveys"]),
+        ("TRUNCATE domains, components RESTART IDENTITY CASCADE", ["domains", "components"]),
+        ("TRUNCATE TABLE deployments", ["deployments"]),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", []),
+        ("WITH x AS (SELECT 1) INSERT INTO scans SELECT * FROM x", ["scans"]),
+        ("INSERT", [revision.UNKNOWN]),
+    ],
+)
+def test_written_tables_are_told_from_the_statement(statement: str, tables: list[str]) -> None:
+    assert revision.written(statement) == tables
+
+
+def test_an_unknown_write_moves_every_revision(store: Store) -> None:
+    before = _rev(store, "components")
+    with store.session() as s:
+        revision.mark(s.connection(), revision.UNKNOWN)
+    assert _rev(store, "components") == before + 1
 
 
 def test_driver_level_bulk_writes_count(store: Store) -> None:

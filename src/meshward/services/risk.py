@@ -171,7 +171,7 @@ def service_graph(session: Session) -> ServiceGraph:
     """The estate's service graph, read again only when the revision of its inputs has moved
     (reading every link of a large estate is most of a roll-up's or a diff's time). A
     transaction that has written them reads its own."""
-    at = revision.current(session)
+    at = revision.current(session, GRAPH_INPUTS)
     engine = session.get_bind()
     if at is not None:
         kept = _graphs.get(engine)  # type: ignore[arg-type]
@@ -180,7 +180,7 @@ def service_graph(session: Session) -> ServiceGraph:
     graph = read_service_graph(session)
     # kept only when no commit landed while it was read (READ COMMITTED sees each statement's
     # latest data): what is stored under a revision is what that revision holds
-    if at is not None and revision.current(session) == at:
+    if at is not None and revision.current(session, GRAPH_INPUTS) == at:
         _graphs[engine] = (at, graph)  # type: ignore[index]
     return graph
 

@@ -123,9 +123,9 @@ list against the statements ``refresh`` runs)."""
 _PENDING = "meshward.fresh_pending"
 KEPT_FRESH = 5000
 """Versions whose freshness is kept across transactions, per engine (the most recent)."""
-_known_fresh: WeakKeyDictionary[Engine, tuple[tuple[int, str], OrderedDict[int, ServiceFacts]]] = (
-    WeakKeyDictionary()
-)
+_known_fresh: WeakKeyDictionary[
+    Engine, tuple[tuple[revision.Revision, str], OrderedDict[int, ServiceFacts]]
+] = WeakKeyDictionary()
 """Per engine: a data revision and KB digest, and the versions whose stored models were
 current at them (with their facts). Any committed change moves the revision and empties
 this."""
@@ -399,7 +399,7 @@ def refresh(
     fresh: dict[int, ServiceFacts] = session.info.get(_FRESH, {})
     if wanted is not None and all(cv in fresh for cv in wanted):
         return RefreshResult(versions=len(wanted))
-    rev = revision.current(session) if wanted is not None else None
+    rev = revision.current(session, MODEL_INPUTS) if wanted is not None else None
     if rev is not None and wanted is not None:
         engine = session.get_bind()
         kept = _known_fresh.get(engine)  # type: ignore[arg-type]

@@ -759,9 +759,20 @@ def board_scope(flt: BoardFilter) -> Any:
     return query
 
 
+BOARD_INPUTS = (
+    "application_version_members",
+    "application_versions",
+    "applications",
+    "component_versions",
+    "components",
+    "control_tasks",
+    "domains",
+    "platforms",
+)
+"""Tables the kept board reads come from (verification states are read on every view)."""
 BOARD_KEPT = 256
 """Board reads (totals, sizes, page ids) kept per engine at the current data revision."""
-_board_kept: WeakKeyDictionary[Any, tuple[int, OrderedDict[tuple[Any, ...], Any]]] = (
+_board_kept: WeakKeyDictionary[Any, tuple[revision.Revision, OrderedDict[tuple[Any, ...], Any]]] = (
     WeakKeyDictionary()
 )
 """Per engine: a data revision and the board reads made at it, most recently used last. Only
@@ -790,7 +801,7 @@ def _kept(session: Session, key: tuple[Any, ...], read: Callable[[], _T]) -> _T:
     """``read()``, or what it gave earlier at the same data revision: the board's scans of a
     whole estate's tasks then run once per change, not once per view. A transaction that has
     written reads afresh and keeps nothing."""
-    rev = revision.current(session)
+    rev = revision.current(session, BOARD_INPUTS)
     if rev is None:
         return read()
     engine = session.get_bind()

@@ -535,8 +535,9 @@ class RiskSnapshot(Base):
 
 
 class DataRevision(Base):
-    """One row: the counter every committed change moves on (``store.revision``)."""
+    """A table's change counter: every committed change to it moves it on (``store.revision``);
+    a table never changed has no row."""
 
     __tablename__ = "data_revision"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)

@@ -1,27 +1,33 @@
-"""The data revision: one counter that every committed change to the estate's data moves on.
+"""Data revisions: counters that committed changes move on, one per table.
 
 Reads that are costly and whose inputs change rarely (the facts behind a threat model, the
-catalog behind a blast radius) are kept per engine, tagged with the revision they were read
-at, and used again while the revision stands. Any process may write (CLI, API workers, a
-pipeline): the counter lives in the database (``data_revision``, migration 0010), so every
-process sees every other's changes.
+catalog behind a blast radius) are kept per engine, tagged with the revisions of the tables
+they read, and used again while those stand. Any process may write (CLI, API workers, a
+pipeline): the counters live in the database (``data_revision``, migration 0010), so every
+process sees every other's changes. Per table, so that what changes all day (findings under
+triage and matching, tickets, audit) does not throw away what depends on the catalog only.
 
-How it moves: every statement that writes (``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``,
-also the driver-level bulk paths of ``store.bulk``) marks its connection unless its table is
-pure bookkeeping or output (``UNTRACKED``); the commit of a marked connection adds one to the
-counter in the same transaction, just before the database commits it, so the row lock is held
-only for the commit itself. A rollback forgets the mark. A transaction that has written
-reads no revision (``current`` gives None): its own uncommitted changes must not be served
-from, nor stored into, a cache that other transactions share.
+How they move: every statement that writes (``INSERT``, ``UPDATE``, ``DELETE``, ``TRUNCATE``,
+also the driver-level bulk paths of ``store.bulk``) notes its table on its connection unless
+the table is bookkeeping or output (``UNTRACKED``); the commit of a connection with notes adds
+one to each noted table's counter in the same transaction, just before the database commits
+it (in name order, so two commits never wait on each other crosswise), so the row locks are
+held only for the commit itself. A rollback forgets the notes. A transaction that has written
+one of the tables a read depends on gets no revision (``current`` gives None): its own
+uncommitted changes must not be served from, nor stored into, a cache other transactions
+share.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
+
+Revision = tuple[int, ...]
 
 UNTRACKED = frozenset(
     {
@@ -41,57 +47,81 @@ UNTRACKED = frozenset(
         "data_revision",
     }
 )
-"""Tables whose writes do not move the revision. Anything else does: a new table is tracked
-until someone shows it feeds no cached read."""
+"""Tables whose writes move no counter. Anything else does: a new table is tracked until
+someone shows it feeds no cached read."""
 
-_WRITE = re.compile(
-    r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM"
-    r"|TRUNCATE(?:\s+TABLE)?)\s+\"?(\w+)",
+UNKNOWN = "*"
+"""Noted for a write whose table could not be told: every revision includes it."""
+
+_HEAD = re.compile(r"\s*(INSERT|REPLACE|UPDATE|DELETE|TRUNCATE|WITH)\b", re.IGNORECASE)
+_TARGET = re.compile(
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
+    r"\s+\"?(\w+)",
     re.IGNORECASE,
 )
-_DIRTY = "meshward.revision_dirty"
+_TRUNCATE = re.compile(
+    r"\s*TRUNCATE\s+(?:TABLE\s+)?(.*?)(?:\s+(?:RESTART|CONTINUE|CASCADE|RESTRICT)\b|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+_NOTES = "meshward.revision_notes"
 _MIGRATING = "meshward.migrating"
-_BUMP = "UPDATE data_revision SET value = value + 1 WHERE id = 1"
-_READ = text("SELECT value FROM data_revision WHERE id = 1")
+_READ = text("SELECT name, value FROM data_revision")
+_BUMP = {
+    "sqlite": "INSERT INTO data_revision (name, value) VALUES (?, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = data_revision.value + 1",
+    "postgresql": "INSERT INTO data_revision (name, value) VALUES (%s, 1) "
+    "ON CONFLICT (name) DO UPDATE SET value = data_revision.value + 1",
+}
 
 
 def mark(conn: Connection, table: str) -> None:
     """A write to ``table`` on ``conn`` that SQLAlchemy does not see (driver-level bulk)."""
     if table not in UNTRACKED:
-        conn.info[_DIRTY] = True
+        conn.info.setdefault(_NOTES, set()).add(table)
+
+
+def written(statement: str) -> list[str]:
+    """The tables a statement writes ([] for a read; [UNKNOWN] when it cannot be told)."""
+    head = _HEAD.match(statement)
+    if head is None:
+        return []
+    if head.group(1).upper() == "TRUNCATE":
+        found = _TRUNCATE.match(statement)
+        names = found.group(1) if found else ""
+        tables = [n.strip().strip('"').lower() for n in names.split(",") if n.strip()]
+        return tables or [UNKNOWN]
+    tables = [t.lower() for t in _TARGET.findall(statement)]
+    if head.group(1).upper() == "WITH":
+        return tables
+    return tables or [UNKNOWN]
 
 
 def _before_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-    if conn.info.get(_DIRTY) or conn.info.get(_MIGRATING):
+    if conn.info.get(_MIGRATING):
         return
-    head = statement[:200]
-    found = _WRITE.match(head)
-    if found is not None:
-        mark(conn, found.group(1).lower())
-    elif head.lstrip()[:4].upper() == "WITH" and re.search(
-        r"\b(INSERT|UPDATE|DELETE)\b", statement, re.IGNORECASE
-    ):
-        conn.info[_DIRTY] = True
+    for table in written(statement):
+        mark(conn, table)
 
 
 def _commit(conn: Connection) -> None:
-    if not conn.info.pop(_DIRTY, False) or conn.info.get(_MIGRATING):
+    notes = conn.info.pop(_NOTES, None)
+    if not notes or conn.info.get(_MIGRATING):
         return
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cur = dbapi.cursor()
     try:
-        cur.execute(_BUMP)
+        cur.executemany(_BUMP[conn.dialect.name], [(t,) for t in sorted(notes)])
     finally:
         cur.close()
 
 
 def _forget(conn: Connection, *_: Any) -> None:
-    conn.info.pop(_DIRTY, None)
+    conn.info.pop(_NOTES, None)
 
 
 def _reset(_dbapi: Any, record: Any, _state: Any) -> None:
-    record.info.pop(_DIRTY, None)
+    record.info.pop(_NOTES, None)
 
 
 def install(engine: Engine) -> None:
@@ -102,14 +132,19 @@ def install(engine: Engine) -> None:
     event.listen(engine.pool, "reset", _reset)
 
 
-def current(session: Session) -> int | None:
-    """The committed revision this transaction reads at, or None when it has written
-    (cached reads must then be computed afresh and not kept)."""
+def current(session: Session, tables: Iterable[str] | None = None) -> Revision | None:
+    """The committed revision of ``tables`` (None: of every table) this transaction reads
+    at, or None when it has written one of them (cached reads must then be computed afresh
+    and not kept). Counters only grow, so equal revisions mean nothing changed."""
     conn = session.connection()
-    if conn.info.get(_DIRTY):
+    notes: set[str] = conn.info.get(_NOTES) or set()
+    wanted = None if tables is None else (*tables, UNKNOWN)
+    if notes if wanted is None else notes.intersection(wanted):
         return None
-    value = conn.execute(_READ).scalar()
-    return None if value is None else int(value)
+    values = {name: int(value) for name, value in conn.execute(_READ)}
+    if wanted is None:
+        return (sum(values.values()),)
+    return tuple(int(values.get(t, 0)) for t in wanted)
 
 
 def migrating(conn: Connection, on: bool) -> None:

@@ -1,4 +1,4 @@
-"""data revision: one counter moved by every committed change (store/revision.py)
+"""data revision: a counter per table, moved by every committed change to it (store/revision.py)
 
 Revision ID: 0010
 Revises: 0009
@@ -15,12 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    table = op.create_table(
+    op.create_table(
         "data_revision",
-        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("name", sa.String(length=100), primary_key=True),
         sa.Column("value", sa.BigInteger(), nullable=False),
     )
-    op.bulk_insert(table, [{"id": 1, "value": 0}])
 
 
 def downgrade() -> None:
