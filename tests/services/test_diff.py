@@ -294,11 +294,13 @@ def test_settled_analysis_lowers_risk_but_not_presence(estate: Session) -> None:
     assert diff.risk_after < baseline.risk_after
 
 
-def statements_of(session: Session, work: Callable[[], object]) -> int:
+def statements_of(session: Session, work: Callable[[], object], containing: str = "") -> int:
+    """How many statements ``work`` runs (those that contain ``containing``)."""
     seen: list[str] = []
 
     def record(*args: object) -> None:
-        seen.append(str(args[2]))
+        if containing in str(args[2]):
+            seen.append(str(args[2]))
 
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", record)
@@ -598,19 +600,7 @@ def test_service_graph_is_kept_while_the_revision_stands(db_url: str, tmp_path: 
     reader, writer = Store(db_url), Store(db_url)
 
     def links_read(session: Session, work: Callable[[], object]) -> int:
-        seen: list[str] = []
-
-        def record(*args: object) -> None:
-            if "relations" in str(args[2]):
-                seen.append(str(args[2]))
-
-        engine = session.get_bind()
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            work()
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-        return len(seen)
+        return statements_of(session, work, "relations")
 
     def expected(session: Session, pairs: list[tuple[str, str]]) -> float:
         return risk_of(session, pairs)  # finding_weights reads the whole graph afresh
