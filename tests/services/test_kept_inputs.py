@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from meshward.demo.load import load_demo
-from meshward.services import model_facts, risk, views
+from meshward.services import board, model_facts, risk
 from meshward.services import threat_models as tm
 from meshward.store.db import Store
 from meshward.store.models import Application, Component, ComponentVersion
@@ -70,16 +70,16 @@ def test_board_reads_only_declared_inputs(demo: Store) -> None:
         comp = s.scalars(select(Component)).first()
         assert comp is not None
         for flt in (
-            views.BoardFilter(),
-            views.BoardFilter(application=app, status=("todo",)),
-            views.BoardFilter(team=comp.owner, domain_ids={comp.domain_id or 0}),
-            views.BoardFilter(component=comp.key, verification=("unverified", "failed")),
+            board.BoardFilter(),
+            board.BoardFilter(application=app, status=("todo",)),
+            board.BoardFilter(team=comp.owner, domain_ids={comp.domain_id or 0}),
+            board.BoardFilter(component=comp.key, verification=("unverified", "failed")),
         ):
-            views.board_size(s, flt)
-            views.board_counts(s, flt)
-            views.board_tasks(s, flt, [["C-X"]], offset=0, limit=10)
+            board.board_size(s, flt)
+            board.board_counts(s, flt)
+            board.board_tasks(s, flt, [["C-X"]], offset=0, limit=10)
 
     read = _tables_read(demo, work)
     fresh = {"control_verifications"}  # verification states are read on every view
     assert "control_tasks" in read
-    assert read - fresh <= set(views.BOARD_INPUTS), sorted(read - fresh - set(views.BOARD_INPUTS))
+    assert read - fresh <= set(board.BOARD_INPUTS), sorted(read - fresh - set(board.BOARD_INPUTS))

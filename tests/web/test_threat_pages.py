@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from meshward.kb.loader import KnowledgeBase
-from meshward.services import catalog, threat_risk, verification, views
+from meshward.services import board, catalog, threat_risk, verification, views
 from meshward.services import threat_models as tm
 from meshward.store.auth_models import AuditEvent
 from meshward.store.db import Store
@@ -257,7 +257,7 @@ def test_mark_controls_done_from_the_page_and_see_them_on_the_board(
 
 def test_board_counts_by_status_and_verification(admin: TestClient, app_url: str) -> None:
     def expected(s: Any) -> dict[tuple[str, str], int]:
-        return views.board_counts(s, views.BoardFilter(application="system:default/webshop"))
+        return board.board_counts(s, board.BoardFilter(application="system:default/webshop"))
 
     counts = _in_store(app_url, expected)
     html = admin.get("/ui/controls?app=webshop").text

@@ -216,6 +216,12 @@ def verify_token(session: Session, token: str) -> Principal:
     expected = tok.secret_hash if tok is not None else _hash("")
     if not hmac.compare_digest(expected, _hash(token)) or tok is None:
         raise AuthenticationError("invalid token")
+    return token_principal(session, tok)
+
+
+def token_principal(session: Session, tok: ApiToken) -> Principal:
+    """The caller a stored token stands for, once its secret has matched (a bearer token, or
+    the token a web session was signed in with): refused when revoked or expired."""
     now = utcnow()
     if tok.revoked_at is not None:
         raise AuthenticationError("token revoked")

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from meshward.errors import MeshwardError, NotFoundError, PermissionDeniedError
 from meshward.kb.loader import KnowledgeBase
 from meshward.kb.schema import STANDARD_TITLES, Question
-from meshward.services import auth, threat_risk, verification, views
+from meshward.services import auth, board, threat_risk, verification, views
 from meshward.services import threat_models as tm
 from meshward.services.scan_state import REVIEW_CONTROL, effective_scans
 from meshward.store.models import Component, ComponentVersion
@@ -68,12 +68,12 @@ def threat_model_section(
     evidence = verification.control_evidence(session, [cv.id])
     states = {key: e["state"] for key, e in evidence.items()}
     risk = threat_risk.service_risks(session, [cv.id], states)[cv.id]
-    peers = views.component_keys(session, [t.peer for t in risk.threats if t.peer])
+    peers = board.component_keys(session, [t.peer for t in risk.threats if t.peer])
     by_threat = {(t.threat, t.role, peers.get(t.peer)): t for t in risk.threats}
     threats = [
         {**t, "risk": by_threat.get((t["threat"], t["role"], t["peer"]))} for t in model["threats"]
     ]
-    ids = views.task_ids(session, cv.id)
+    ids = board.task_ids(session, cv.id)
     tasks = [
         {
             **task,
@@ -219,7 +219,7 @@ def controls_board(
     priorities = [p for p in priority if p in PRIORITIES]
     with ctx.session() as s:
         domain_ids = auth.visible_domain_ids(s, ctx.principal)
-        flt = views.BoardFilter(
+        flt = board.BoardFilter(
             team=filters["team"] or None,
             status=[v for v in status if v in tm.STATUSES],
             verification=[v for v in state if v in verification.STATES],
@@ -233,11 +233,11 @@ def controls_board(
         if priorities:
             flt.controls = [k for k, c in kb.controls.items() if c.priority in priorities]
         rows = pager.take(
-            views.board_tasks(s, flt, _priority_ranks(kb), offset=pager.offset, limit=pager.fetch)
+            board.board_tasks(s, flt, _priority_ranks(kb), offset=pager.offset, limit=pager.fetch)
         )
-        counts = views.board_counts(s, flt)
-        services = views.board_size(s, flt)
-        teams = views.teams(s, domain_ids)
+        counts = board.board_counts(s, flt)
+        services = board.board_size(s, flt)
+        teams = board.teams(s, domain_ids)
         may_write = auth.visible_domain_ids(s, ctx.principal, "write") != set()
     titles = {key: c.title for key, c in kb.controls.items()}
     return ctx.page(
@@ -299,7 +299,7 @@ def set_tasks(ctx_form: tuple[WebCtx, Form] = Depends(posted)) -> Response:
     if not (status or reason or assignee or due or clear_assignee or clear_due):
         raise MeshwardError("choose a status, an assignee or a due date to set")
     with ctx.session() as s:
-        refs = views.task_refs(s, ids)
+        refs = board.task_refs(s, ids)
         if len(refs) != len(ids):
             raise NotFoundError("some of these control tasks do not exist")
         for ref in refs:

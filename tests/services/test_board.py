@@ -1,4 +1,4 @@
-"""The controls board's reads (``views.board_counts``, ``board_tasks``, ``board_size``) give
+"""The controls board's reads (``board.board_counts``, ``board_tasks``, ``board_size``) give
 what the plain queries give (one LEFT JOIN of every task to its verification, one CASE sort),
 under every kind of filter, and stay right across changes although they keep what they read
 per data revision: a tracked change is seen at once, and verification states (an untracked
@@ -15,8 +15,8 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from meshward.demo.load import load_demo
+from meshward.services import board as controls_board
 from meshward.services import threat_models as tm
-from meshward.services import views
 from meshward.store import revision
 from meshward.store.db import Store
 from meshward.store.models import Component, ComponentVersion, Domain
@@ -29,7 +29,7 @@ VERIFICATION = ("verified", "partially_verified", "failed", "unverified")
 # ---------------------------------------------------------------- the plain queries
 
 
-def _reference_query(columns: Sequence[Any], flt: views.BoardFilter) -> Any:
+def _reference_query(columns: Sequence[Any], flt: controls_board.BoardFilter) -> Any:
     query = (
         select(*columns)
         .select_from(ControlTask)
@@ -41,7 +41,7 @@ def _reference_query(columns: Sequence[Any], flt: views.BoardFilter) -> Any:
             ),
         )
         .where(
-            ControlTask.component_version_id.in_(views.board_scope(flt)),
+            ControlTask.component_version_id.in_(controls_board.board_scope(flt)),
             ControlTask.active.is_(True),
         )
     )
@@ -56,7 +56,9 @@ def _reference_query(columns: Sequence[Any], flt: views.BoardFilter) -> Any:
     return query
 
 
-def reference_counts(session: Session, flt: views.BoardFilter) -> dict[tuple[str, str], int]:
+def reference_counts(
+    session: Session, flt: controls_board.BoardFilter
+) -> dict[tuple[str, str], int]:
     status = case((ControlTask.platform_id.is_not(None), "done"), else_=ControlTask.status)
     state = func.coalesce(ControlVerification.state, "unverified")
     query = _reference_query([status, state, func.count()], flt).group_by(status, state)
@@ -65,7 +67,7 @@ def reference_counts(session: Session, flt: views.BoardFilter) -> dict[tuple[str
 
 def reference_ids(
     session: Session,
-    flt: views.BoardFilter,
+    flt: controls_board.BoardFilter,
     ranks: Sequence[Sequence[str]],
     offset: int,
     limit: int,
@@ -83,8 +85,10 @@ def reference_ids(
     return list(session.scalars(query))
 
 
-def reference_size(session: Session, flt: views.BoardFilter) -> int:
-    return int(session.scalar(select(func.count()).select_from(views.board_scope(flt).subquery())))
+def reference_size(session: Session, flt: controls_board.BoardFilter) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(controls_board.board_scope(flt).subquery()))
+    )
 
 
 # ---------------------------------------------------------------- the estate
@@ -127,18 +131,18 @@ def board(store: Store) -> Iterator[Store]:
     yield store
 
 
-def _filters(session: Session) -> list[views.BoardFilter]:
+def _filters(session: Session) -> list[controls_board.BoardFilter]:
     ranks = _ranks(session)
-    team = views.teams(session, None)[0]
+    team = controls_board.teams(session, None)[0]
     commerce = session.scalar(select(Domain.id).where(Domain.path == "acme.commerce"))
     scopes = [
-        views.BoardFilter(),
-        views.BoardFilter(team=team),
-        views.BoardFilter(application="system:default/webshop"),
-        views.BoardFilter(component="component:default/checkout"),
-        views.BoardFilter(controls=ranks[0] + ranks[2]),
-        views.BoardFilter(domain_ids={commerce}),
-        views.BoardFilter(domain_ids=set()),
+        controls_board.BoardFilter(),
+        controls_board.BoardFilter(team=team),
+        controls_board.BoardFilter(application="system:default/webshop"),
+        controls_board.BoardFilter(component="component:default/checkout"),
+        controls_board.BoardFilter(controls=ranks[0] + ranks[2]),
+        controls_board.BoardFilter(domain_ids={commerce}),
+        controls_board.BoardFilter(domain_ids=set()),
     ]
     statuses: list[tuple[str, ...]] = [(), ("todo",), ("done", "not_applicable")]
     states: list[tuple[str, ...]] = [
@@ -151,7 +155,7 @@ def _filters(session: Session) -> list[views.BoardFilter]:
     out = []
     for scope, status, state in itertools.product(scopes, statuses, states):
         out.append(
-            views.BoardFilter(
+            controls_board.BoardFilter(
                 team=scope.team,
                 application=scope.application,
                 component=scope.component,
@@ -167,11 +171,14 @@ def _filters(session: Session) -> list[views.BoardFilter]:
 def _assert_board_as_plain_queries(session: Session) -> None:
     ranks = _ranks(session)
     for flt in _filters(session):
-        assert views.board_counts(session, flt) == reference_counts(session, flt), flt
-        assert views.board_size(session, flt) == reference_size(session, flt), flt
+        assert controls_board.board_counts(session, flt) == reference_counts(session, flt), flt
+        assert controls_board.board_size(session, flt) == reference_size(session, flt), flt
         total = sum(reference_counts(session, flt).values())
         for offset in sorted({0, 5, max(total - 3, 0), total + 2}):
-            got = [t.id for t in views.board_tasks(session, flt, ranks, offset=offset, limit=8)]
+            got = [
+                t.id
+                for t in controls_board.board_tasks(session, flt, ranks, offset=offset, limit=8)
+            ]
             assert got == reference_ids(session, flt, ranks, offset, 8), (flt, offset)
 
 
@@ -180,7 +187,7 @@ def _assert_board_as_plain_queries(session: Session) -> None:
 
 def test_board_reads_agree_with_the_plain_queries_under_every_filter(board: Store) -> None:
     with board.session() as s:
-        everything = reference_counts(s, views.BoardFilter())
+        everything = reference_counts(s, controls_board.BoardFilter())
         states = {state for _, state in everything}
         statuses = {status for status, _ in everything}
         assert states == set(VERIFICATION) and statuses >= set(tm.STATUSES)
@@ -192,7 +199,7 @@ def test_board_reads_agree_with_the_plain_queries_under_every_filter(board: Stor
 def test_unverified_pages_beyond_the_kept_size_are_read_each_time(
     board: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "BOARD_OTHERS_KEPT", 3)
+    monkeypatch.setattr(controls_board, "BOARD_OTHERS_KEPT", 3)
     with board.session() as s:
         _assert_board_as_plain_queries(s)
 
@@ -203,18 +210,18 @@ def test_pages_follow_the_first_rank_a_control_is_in_and_put_unranked_controls_l
     with board.session() as s:
         ranks = _ranks(s)
         overlapping = [ranks[1][:5], ranks[0] + ranks[1][:5], [], ranks[2]]
-        flt = views.BoardFilter()
+        flt = controls_board.BoardFilter()
         total = sum(reference_counts(s, flt).values())
         for rank_set in (overlapping, [], [[]], ranks[::-1]):
             for offset in (0, 40, total - 30):
-                got = views.board_tasks(s, flt, rank_set, offset=offset, limit=60)
+                got = controls_board.board_tasks(s, flt, rank_set, offset=offset, limit=60)
                 assert [t.id for t in got] == reference_ids(s, flt, rank_set, offset, 60)
-        last = views.board_tasks(s, flt, ranks, offset=total - 10, limit=10)
+        last = controls_board.board_tasks(s, flt, ranks, offset=total - 10, limit=10)
         assert any(t.control.startswith("C-UNKNOWN-") for t in last)
 
 
 def _some_task(session: Session, **where: Any) -> ControlTask:
-    newest = views.board_scope(views.BoardFilter())
+    newest = controls_board.board_scope(controls_board.BoardFilter())
     query = select(ControlTask).where(
         ControlTask.component_version_id.in_(newest),
         ControlTask.active.is_(True),
@@ -227,11 +234,11 @@ def _some_task(session: Session, **where: Any) -> ControlTask:
 
 
 def test_a_tracked_change_is_seen_by_the_next_view(board: Store) -> None:
-    flt = views.BoardFilter(status=["todo"])
+    flt = controls_board.BoardFilter(status=["todo"])
     with board.session() as s:
         ranks = _ranks(s)
-        before = views.board_counts(s, flt)
-        first_page = [t.id for t in views.board_tasks(s, flt, ranks, offset=0, limit=20)]
+        before = controls_board.board_counts(s, flt)
+        first_page = [t.id for t in controls_board.board_tasks(s, flt, ranks, offset=0, limit=20)]
         task = _some_task(s, id=first_page[0])
         key = s.scalar(
             select(Component.key)
@@ -246,25 +253,25 @@ def test_a_tracked_change_is_seen_by_the_next_view(board: Store) -> None:
         tm.set_control(s, key, version, task.control_key, status="in_progress")
     with board.session() as s:
         assert revision.current(s) != at
-        after = views.board_counts(s, flt)
+        after = controls_board.board_counts(s, flt)
         assert after == reference_counts(s, flt)
         assert sum(after.values()) == sum(before.values()) - 1
-        page = [t.id for t in views.board_tasks(s, flt, ranks, offset=0, limit=20)]
+        page = [t.id for t in controls_board.board_tasks(s, flt, ranks, offset=0, limit=20)]
         assert page == reference_ids(s, flt, ranks, 0, 20) and task.id not in page
-        assert views.board_counts(s, views.BoardFilter()) == reference_counts(
-            s, views.BoardFilter()
+        assert controls_board.board_counts(s, controls_board.BoardFilter()) == reference_counts(
+            s, controls_board.BoardFilter()
         )
 
 
 def test_verification_states_are_read_afresh_though_they_move_no_revision(board: Store) -> None:
-    failed = views.BoardFilter(verification=["failed"])
-    unverified = views.BoardFilter(verification=["unverified", "verified"])
+    failed = controls_board.BoardFilter(verification=["failed"])
+    unverified = controls_board.BoardFilter(verification=["unverified", "verified"])
     with board.session() as s:
         ranks = _ranks(s)
-        for flt in (views.BoardFilter(), failed, unverified):
-            views.board_counts(s, flt)
-            views.board_tasks(s, flt, ranks, offset=0, limit=30)
-        shown_first = views.board_tasks(s, unverified, ranks, offset=0, limit=30)[0]
+        for flt in (controls_board.BoardFilter(), failed, unverified):
+            controls_board.board_counts(s, flt)
+            controls_board.board_tasks(s, flt, ranks, offset=0, limit=30)
+        shown_first = controls_board.board_tasks(s, unverified, ranks, offset=0, limit=30)[0]
         task = s.get_one(ControlTask, shown_first.id)
         has_row = s.scalar(
             select(func.count()).where(
@@ -294,13 +301,13 @@ def test_verification_states_are_read_afresh_though_they_move_no_revision(board:
             )
     with board.session() as s:
         assert revision.current(s) == at  # control_verifications is not tracked
-        for flt in (views.BoardFilter(), failed, unverified):
-            assert views.board_counts(s, flt) == reference_counts(s, flt), flt
-            got = [t.id for t in views.board_tasks(s, flt, ranks, offset=0, limit=30)]
+        for flt in (controls_board.BoardFilter(), failed, unverified):
+            assert controls_board.board_counts(s, flt) == reference_counts(s, flt), flt
+            got = [t.id for t in controls_board.board_tasks(s, flt, ranks, offset=0, limit=30)]
             assert got == reference_ids(s, flt, ranks, 0, 30), flt
-        shown = views.board_tasks(s, failed, ranks, offset=0, limit=1000)
+        shown = controls_board.board_tasks(s, failed, ranks, offset=0, limit=1000)
         assert task.id in {t.id for t in shown}
-        shown = views.board_tasks(s, unverified, ranks, offset=0, limit=30)
+        shown = controls_board.board_tasks(s, unverified, ranks, offset=0, limit=30)
         assert task.id not in {t.id for t in shown}
 
 
@@ -311,21 +318,21 @@ class _Undone(Exception):
 def test_a_transaction_that_has_written_reads_its_own_changes_and_keeps_nothing(
     board: Store,
 ) -> None:
-    flt = views.BoardFilter()
+    flt = controls_board.BoardFilter()
     with board.session() as s:
         ranks = _ranks(s)
-        views.board_counts(s, flt)
-        views.board_tasks(s, flt, ranks, offset=0, limit=10)
+        controls_board.board_counts(s, flt)
+        controls_board.board_tasks(s, flt, ranks, offset=0, limit=10)
     with pytest.raises(_Undone), board.session() as s:
         task = _some_task(s, status="todo")
         s.execute(update(ControlTask).where(ControlTask.id == task.id).values(status="done"))
         assert revision.current(s) is None
-        assert views.board_counts(s, flt) == reference_counts(s, flt)
-        assert views.board_size(s, flt) == reference_size(s, flt)
-        got = [t.id for t in views.board_tasks(s, flt, ranks, offset=0, limit=10)]
+        assert controls_board.board_counts(s, flt) == reference_counts(s, flt)
+        assert controls_board.board_size(s, flt) == reference_size(s, flt)
+        got = [t.id for t in controls_board.board_tasks(s, flt, ranks, offset=0, limit=10)]
         assert got == reference_ids(s, flt, ranks, 0, 10)
         raise _Undone
     with board.session() as s:  # what the rolled-back transaction saw was not kept
-        assert views.board_counts(s, flt) == reference_counts(s, flt)
-        got = [t.id for t in views.board_tasks(s, flt, ranks, offset=0, limit=10)]
+        assert controls_board.board_counts(s, flt) == reference_counts(s, flt)
+        got = [t.id for t in controls_board.board_tasks(s, flt, ranks, offset=0, limit=10)]
         assert got == reference_ids(s, flt, ranks, 0, 10)
