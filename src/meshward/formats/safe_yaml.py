@@ -218,6 +218,10 @@ def load_yaml_documents(text: str, source: str, limits: Limits) -> list[tuple[in
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}" if mark is not None else None
         what = error.problem or error.context or "unreadable"
+        if "maximum nesting depth" in what:  # PyYAML >= 6.0.4 stops at 1,000 levels itself
+            raise InputError(
+                source, where, f"nesting deeper than {limits.max_depth} levels"
+            ) from None
         column = f" (column {mark.column + 1})" if mark is not None else ""
         raise InputError(source, where, f"invalid YAML: {what}{column}") from None
     except yaml.YAMLError as error:
