@@ -22,8 +22,13 @@ stores (``sboms.path_parents``); an estate built before migration 0009 has none,
 blast radii walk the dependency edges instead (``--reuse`` on such a database measures that).
 
 Each query is timed answered in full, in full and serialised as the API sends it, and as a
-first page (``--page`` versions, ``--consumer-limit`` consumers), on a first call (no
-dependency path known yet) and on repeat calls.
+first page (``--page`` versions, ``--consumer-limit`` consumers; then also only the first
+``--page`` application versions and running deployments listed), on a first call (no
+dependency path nor consumer walk known yet) and on repeat calls; and, as after a committed
+catalog write (a deployment, an application version, a catalog import: it moves the
+revision the per-engine catalog, API graph and package names are kept at), on the first call
+(the API graph and the answer's part of the catalog read) and the second (the whole catalog
+read).
 """
 
 from __future__ import annotations
@@ -53,7 +58,13 @@ from sqlalchemy.orm import Session
 from bench.estate import api_links, counts
 from meshward.formats.osv import parse_advisory
 from meshward.services.advisories import store_advisories
-from meshward.services.impact import _api_graphs, _paths_by_engine, blast_radius
+from meshward.services.impact import (
+    _api_graphs,
+    _catalogs,
+    _names,
+    _paths_by_engine,
+    blast_radius,
+)
 from meshward.services.sboms import path_parents
 from meshward.store.bulk import bulk_insert
 from meshward.store.db import Store
@@ -546,15 +557,33 @@ def _median_time(repeat: int, call: Any) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def _cold(call: Any) -> tuple[float, float]:
-    """Wall and CPU time of a call with no dependency path nor consumer walk known yet (a
-    first call)."""
-    _paths_by_engine.clear()
-    for _, graph in _api_graphs.values():
-        graph.walks.clear()
+def _timed(call: Any) -> tuple[float, float]:
     start, start_cpu = time.perf_counter(), time.process_time()
     call()
     return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def _cold(call: Any) -> tuple[float, float]:
+    """Wall and CPU time of a call with no dependency path nor consumer walk known yet (a
+    first call). What is kept per data revision (the catalog, the API graph) stays."""
+    _paths_by_engine.clear()
+    for _, graph in _api_graphs.values():
+        graph.walks.clear()
+    return _timed(call)
+
+
+def _after_write(call: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Wall and CPU time of the first and the second call after a committed catalog write
+    (one that touches the catalog, the API links and the packages: the worst case): what is
+    kept per revision (the catalog, the API graph and its walks, the package names) is
+    forgotten; dependency paths are kept by document and stay. The first call reads the API
+    graph and the part of the catalog its answer needs, the second the whole catalog (and,
+    for a bare name, the package names). A write to findings, advisories or SBOMs of
+    existing versions keeps the catalog and the graph."""
+    _catalogs.clear()
+    _api_graphs.clear()
+    _names.clear()
+    return _timed(call), _timed(call)
 
 
 def run_bench(
@@ -567,6 +596,8 @@ def run_bench(
     queries = _queries(session, SEED)
     times: dict[str, list[float]] = defaultdict(list)
     sizes = []
+    for q in (queries[0], queries[-1]) * 2:  # kept on the 2nd call: catalog, package names
+        blast_radius(session, q, limit=page, consumer_limit=consumer_limit)
     for q in queries:
 
         def full(q: str = q) -> Any:
@@ -575,19 +606,39 @@ def run_bench(
         def paged(q: str = q) -> Any:
             return blast_radius(session, q, limit=page, consumer_limit=consumer_limit)
 
+        def cut(q: str = q) -> Any:
+            return blast_radius(
+                session,
+                q,
+                limit=page,
+                consumer_limit=consumer_limit,
+                application_limit=page,
+                environment_limit=page,
+            )
+
         def serialised(q: str = q) -> Any:
             return orjson.dumps(blast_radius(session, q).to_dict())
 
-        for label, call in (("full", full), ("paged", paged)):
+        variants = (("full", full), ("paged", paged), ("cut", cut))
+        for label, call in variants:
             wall, cpu = _cold(call)
             times[f"{label}, first call"].append(wall)
             times[f"{label}, first call, CPU"].append(cpu)
-        for label, call in (("full", full), ("paged", paged), ("full + JSON", serialised)):
+        for label, call in (*variants, ("full + JSON", serialised)):
             wall, cpu = _median_time(repeat, call)
             times[label].append(wall)
             times[f"{label}, CPU"].append(cpu)
         s = full().summary
         sizes.append((q, s["component_versions"], s["consumers"], s["running"], times["full"][-1]))
+    for q in queries:  # last: each forgets what the others keep per revision
+        for label, kwargs in (
+            ("full", {}),
+            ("paged", {"limit": page, "consumer_limit": consumer_limit}),
+        ):
+            calls = _after_write(lambda q=q, kwargs=kwargs: blast_radius(session, q, **kwargs))
+            for which, (wall, cpu) in zip(("first", "second"), calls, strict=True):
+                times[f"{label}, {which} call after a write"].append(wall)
+                times[f"{label}, {which} call after a write, CPU"].append(cpu)
     rows = []
     for label, part in (("advisory", slice(0, 40)), ("purl range / bare name", slice(40, None))):
         values = times["full"][part]
@@ -618,6 +669,16 @@ def run_bench(
         "paged": f"all 50, first {page} versions + {consumer_limit} consumers, repeat call",
         "paged, first call": f"all 50, first {page} versions + {consumer_limit} consumers, "
         "first call",
+        "cut": f"all 50, same + first {page} application versions and running deployments, "
+        "repeat call",
+        "cut, first call": f"all 50, same + first {page} application versions and running "
+        "deployments, first call",
+        "full, first call after a write": "all 50, whole answer, first call after a write",
+        "full, second call after a write": "all 50, whole answer, second call after a write",
+        "paged, first call after a write": f"all 50, first {page} versions + {consumer_limit} "
+        "consumers, first call after a write",
+        "paged, second call after a write": f"all 50, first {page} versions + {consumer_limit} "
+        "consumers, second call after a write",
     }
     for key, what in described.items():
         for clock, suffix in (("wall", ""), ("CPU", ", CPU")):

@@ -59,6 +59,11 @@ def t(day: str) -> datetime:
 
 @pytest.fixture
 def estate(session: Session) -> Session:
+    return build_estate(session)
+
+
+def build_estate(session: Session) -> Session:
+    """The estate described above, in ``session`` (flushed, not committed)."""
     report = import_catalog(session, [FIXTURES / "catalog.yaml"])
     assert not report.warnings
     documents = {

@@ -136,3 +136,20 @@ def test_reads_in_chunks_give_the_same_answer(
     assert {q: answer(estate, q) for q in QUERIES} == whole
     estate.execute(update(Occurrence).values(path_parent_ref=None))  # the walk, in chunks
     assert {q: answer(estate, q) for q in QUERIES} == whole
+
+
+def test_application_and_environment_lists_can_be_cut_and_keep_the_totals(
+    estate: Session,  # noqa: F811
+) -> None:
+    whole = answer(estate, "CVE-2099-1001")
+    assert len(whole["applications"]) == 4 and len(whole["environments"]) == 2
+    for n in (0, 1, 3, 10):
+        part = answer(estate, "CVE-2099-1001", application_limit=n, environment_limit=n, limit=1)
+        assert part["applications"] == whole["applications"][:n]
+        assert part["environments"] == whole["environments"][:n]
+        assert part["summary"] == whole["summary"]
+        assert part["components"] == whole["components"][:1]
+    prod = answer(estate, "CVE-2099-1001", environment="prod", environment_limit=0)
+    assert prod["environments"] == [] and prod["summary"]["running"] == 1
+    with pytest.raises(MeshwardError, match="at least 0"):
+        blast_radius(estate, "CVE-2099-1001", application_limit=-1)

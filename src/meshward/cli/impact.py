@@ -94,6 +94,12 @@ def blast_radius_command(
         None, "--limit", min=1, help="List N affected versions (all are counted)."
     ),
     offset: int = typer.Option(0, "--offset", min=0, help="...from the K-th (see --limit)."),
+    applications: int | None = typer.Option(
+        None, "--applications", min=0, help="List only N application versions (all are counted)."
+    ),
+    environments: int | None = typer.Option(
+        None, "--environments", min=0, help="List only N running deployments (all are counted)."
+    ),
     json: bool = JsonOption,
 ) -> None:
     """Who is hit: affected component versions and how the package comes in, application
@@ -111,12 +117,21 @@ def blast_radius_command(
                 consumers=consumers,
                 limit=limit,
                 cursor=encode_cursor(offset) if offset else None,
+                applications=applications,
+                environments=environments,
             ),
         )
 
     result = fetch(
         lambda s: blast_radius(
-            s, query, environment=env, consumer_limit=consumers, limit=limit, offset=offset
+            s,
+            query,
+            environment=env,
+            consumer_limit=consumers,
+            limit=limit,
+            offset=offset,
+            application_limit=applications,
+            environment_limit=environments,
         ),
         remote,
     )
@@ -170,6 +185,12 @@ def _advisory_node(parent: Tree, a: AdvisoryView) -> None:
         node.add(f"{escape(f.purl)} -> {fix}")
 
 
+def _of(listed: int, summary: dict[str, int], total: str) -> str:
+    """``12``, or ``10 of 12`` when a list was cut short."""
+    count = summary.get(total, listed)
+    return str(listed) if listed >= count else f"{listed} of {count}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -202,14 +223,15 @@ def render_tree(r: BlastRadius) -> Tree:
             node.add(f"[green]upgrade to {escape(c.upgrade_to)}[/green]")
         elif c.vulnerabilities:
             node.add("[yellow]no fixed version known[/yellow]")
-    apps = root.add(f"[b]application versions[/b] ({len(r.applications)})")
+    listed_apps = _of(len(r.applications), r.summary, "application_versions")
+    apps = root.add(f"[b]application versions[/b] ({listed_apps})")
     for av in r.applications:
         latest = " [b](latest)[/b]" if av.latest else ""
         apps.add(
             f"{escape(av.application)} {escape(av.version)}{latest}: "
             + ", ".join(escape(m) for m in av.components)
         )
-    envs = root.add(f"[b]running now[/b] ({len(r.environments)})")
+    envs = root.add(f"[b]running now[/b] ({_of(len(r.environments), r.summary, 'running')})")
     for d in r.environments:
         prod = " [red](production)[/red]" if d.production else ""
         envs.add(

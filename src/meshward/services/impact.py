@@ -25,10 +25,17 @@ Query forms (``parse_package_query`` documents the purl ones):
 =============================================  ==============================================
 
 Everything is set-based: a fixed number of queries whatever the size of the answer (in
-chunks of ``CHUNK`` where a list is bound), each restricted by the same ``hits`` subquery
-(component version x package). The answer is counted in full, but a page of it
+chunks of ``CHUNK`` where a list is bound). A query reads its hits (component version x
+package: an advisory's active findings, or the occurrences of a package in current SBOMs);
+what it needs to know of the estate's component versions, deployments and application
+versions changes only when those tables do, and is kept per engine and revision of the
+tables it is read from (``store.revision``; ``_Catalog``): read once (on the second call at
+a revision), it turns the hits into the answer's rows, running versions and application
+versions without a query each. The answer is counted in full, but a page of it
 (``limit``/``offset``) spells out only its own rows: their occurrences, dependency paths,
-vulnerabilities and upgrades are read and built for the page alone.
+vulnerabilities and upgrades are read and built for the page alone; the application versions
+and running deployments can be cut the same way (``application_limit``,
+``environment_limit``).
 
 Dependency paths: each occurrence stores, at ingest, the node before it on its shortest path
 from a root (``Occurrence.path_parent_ref``), so a path is one short recursive chain per
@@ -37,19 +44,21 @@ CTE with ``UNION``, which keeps each row once: it collects the dependency edges 
 packages, ends on any cycle and never enumerates paths (exponential on a dense graph); the
 shortest path is then read off the edges with one breadth-first pass in Python. Either way a
 path is kept, since a stored SBOM never changes. The API walk runs in memory over the
-estate's API links, read once per catalog change (``api_graph``): every blast radius walks
-them, while they change only on catalog import.
+estate's API links, read once per revision of the links (``api_graph``): every blast radius
+walks them, while they change only on catalog import.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from operator import itemgetter
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -63,6 +72,7 @@ from meshward.formats.sbom.common import gc_paused
 from meshward.services import catalog
 from meshward.services.advisories import find_advisory
 from meshward.services.refs import split_key
+from meshward.store import revision
 from meshward.store.models import (
     Advisory,
     AdvisoryAlias,
@@ -72,7 +82,6 @@ from meshward.store.models import (
     Component,
     ComponentVersion,
     Deployment,
-    Entity,
     Environment,
     Finding,
     Occurrence,
@@ -81,7 +90,7 @@ from meshward.store.models import (
     SbomDependency,
     SbomDocument,
 )
-from meshward.store.types import UTCDateTime, utcnow
+from meshward.store.types import utcnow
 
 CHUNK = 500
 SEVERITY_RANK = {None: 0, "none": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -393,22 +402,7 @@ def _resolve(session: Session, query: str) -> _Target:
     vulnerability = _advisory_vulnerability(session, text)
     if vulnerability is not None:
         return _Target("advisory", vulnerability=vulnerability)
-    name = text.lower()
-    lname = func.lower(Package.name)
-    names = {name, re.sub(r"[-_.]+", "-", name)}
-    ids = tuple(
-        sorted(
-            session.scalars(
-                select(Package.id).where(
-                    or_(
-                        lname.in_(sorted(names)),
-                        lname.like("%:" + _like_escape(name), escape="\\"),
-                        lname.like("%/" + _like_escape(name), escape="\\"),
-                    )
-                )
-            ).all()
-        )
-    )
+    ids = _named_packages(session, text.lower())
     if not ids:
         if _ADVISORY_ID.match(text):
             raise NotFoundError(f"no advisory {text!r} (by id or alias), and no package named so")
@@ -419,42 +413,65 @@ def _resolve(session: Session, query: str) -> _Target:
     return _Target("package", package_ids=ids, package=PackageQuery(ecosystem=None, name=text))
 
 
+def _named_packages(session: Session, name: str) -> tuple[int, ...]:
+    """The packages a bare (lower-case) name matches: by the whole name (as given, or with
+    runs of ``-_.`` as one ``-``), or as the part after a ``:`` or ``/``.
+
+    The database's ``lower`` and ``LIKE`` decide, as they always did; once the package
+    names are kept (``_PackageNames``) they are asked only about the packages whose
+    case-folded names could match, instead of scanning every package name (~13 ms on
+    32,000)."""
+    lname = func.lower(Package.name)
+    names = {name, re.sub(r"[-_.]+", "-", name)}
+    matches = or_(
+        lname.in_(sorted(names)),
+        lname.like("%:" + _like_escape(name), escape="\\"),
+        lname.like("%/" + _like_escape(name), escape="\\"),
+    )
+    index = _kept(_names, session, NAME_INPUTS, _read_package_names)
+    if index is None:
+        return tuple(sorted(session.scalars(select(Package.id).where(matches)).all()))
+    folded = name.casefold()
+    candidates = {p for n in names for p in index.whole.get(n.casefold(), ())}
+    if ":" in folded or "/" in folded:  # the part after the last separator is not enough
+        for whole, found in index.whole.items():
+            if whole.endswith((":" + folded, "/" + folded)):
+                candidates.update(found)
+    else:
+        candidates.update(index.after_colon.get(folded, ()))
+        candidates.update(index.after_slash.get(folded, ()))
+    listed = sorted(candidates)
+    ids: list[int] = []
+    for start in range(0, len(listed), CHUNK):
+        part = listed[start : start + CHUNK]
+        ids += session.scalars(select(Package.id).where(Package.id.in_(part), matches)).all()
+    return tuple(sorted(ids))
+
+
 # ---------------------------------------------------------------- the statements
 #
-# Built once per (query kind, environment filter or not) with bound parameters, so a call
-# costs neither statement construction nor compilation (SQLAlchemy caches the compiled
-# form). Every statement is restricted by the same ``hits`` subquery.
+# Built once with bound parameters, so a call costs neither statement construction nor
+# compilation (SQLAlchemy caches the compiled form). What a query reads every time is its
+# hits (and, for a package, their findings); what changes only with committed writes (the
+# component versions, deployments, application versions: ``_Catalog``) is read once per
+# data revision and kept per engine.
 
 
 @dataclass(frozen=True)
 class _Statements:
-    entries: Any
-    """One row per hit (component version x package), laid out as ``_CV`` ... ``_INSTALLED``
-    say, then (advisory queries) the finding's vulnerability columns. An active finding
+    hits: Any
+    """One row per hit (component version x package): ``(version id, package id)`` and, for
+    an advisory, its finding (vulnerability, severity, score, fix, state). An active finding
     means the version's current SBOM holds the package (the matcher keeps it so), so the
     rows need no occurrence: those are read for the page shown (``_occurrence_statement``)."""
     vulnerabilities: Any
-    deployments: Any
-    applications: Any
-
-
-def _is_running(environment: bool) -> Any:
-    """Deployments running at ``:now`` (in ``:environment_id``)."""
-    now = bindparam("now", type_=UTCDateTime())
-    cond = and_(
-        Deployment.started_at <= now,
-        or_(Deployment.ended_at.is_(None), Deployment.ended_at > now),
-    )
-    if environment:
-        cond = and_(cond, Deployment.environment_id == bindparam("environment_id"))
-    return cond
+    """The active findings of the hits (package queries: an advisory's rows carry theirs)."""
 
 
 @cache
-def _statements(kind: str, environment: bool) -> _Statements:
+def _statements(kind: str) -> _Statements:
     hits_query: Any
     if kind == "advisory":
-        # the finding itself rides along: it is the answer's vulnerability of this row
         hits_query = select(
             Finding.component_version_id.label("cv"),
             Finding.package_id.label("pkg"),
@@ -474,36 +491,7 @@ def _statements(kind: str, environment: bool) -> _Statements:
             )
             .distinct()
         )
-    if environment:
-        hits_query = hits_query.where(
-            hits_query.selected_columns.cv.in_(
-                select(Deployment.component_version_id).where(_is_running(True))
-            )
-        )
     hits = hits_query.subquery("hits")
-    hit_versions = select(hits.c.cv)
-
-    entries = (
-        select(
-            hits.c.cv,
-            hits.c.pkg,
-            ComponentVersion.version,
-            type_coerce(ComponentVersion.created_at, DateTime()),  # naive UTC: sorted only
-            Component.name,
-            Component.key,
-            Component.owner,
-            Package.purl,
-            Package.name,
-            Package.ecosystem,
-            Package.version,
-            *(list(hits.c)[2:] if kind == "advisory" else []),
-        )
-        .select_from(hits)
-        .join(ComponentVersion, ComponentVersion.id == hits.c.cv)
-        .join(Component, Component.id == ComponentVersion.component_id)
-        .join(Package, Package.id == hits.c.pkg)
-    )
-
     vulnerabilities = (
         select(
             Finding.component_version_id,
@@ -520,50 +508,253 @@ def _statements(kind: str, environment: bool) -> _Statements:
         )
         .where(Finding.active.is_(True))
     )
-    if kind == "advisory":
-        vulnerabilities = vulnerabilities.where(Finding.vulnerability == bindparam("vulnerability"))
+    return _Statements(hits_query, vulnerabilities)
 
-    deployments = (
-        select(
-            Environment.name,
-            Environment.production,
-            Deployment.component_version_id,
-            type_coerce(Deployment.started_at, DateTime()),  # naive UTC (see _iso)
-        )
-        .join(Environment, Environment.id == Deployment.environment_id)
-        .where(Deployment.component_version_id.in_(hit_versions), _is_running(environment))
+
+@cache
+def _package_statement() -> Any:
+    """Some packages, by id: (id, purl, name, ecosystem, version)."""
+    return select(Package.id, Package.purl, Package.name, Package.ecosystem, Package.version).where(
+        Package.id.in_(bindparam("ids", expanding=True))
     )
 
-    hit_apps = (
-        select(
-            ApplicationVersion.application_id,
-            ApplicationVersion.version,
-            ApplicationVersion.seq,
-            ApplicationVersionMember.component_version_id,
-        )
-        .join(
-            ApplicationVersion,
-            ApplicationVersion.id == ApplicationVersionMember.application_version_id,
-        )
-        .where(ApplicationVersionMember.component_version_id.in_(hit_versions))
-        .subquery("hit_apps")
+
+@cache
+def _catalog_statements(restricted: bool) -> tuple[Any, Any, Any, Any]:
+    """What ``_Catalog`` is read from: component versions, deployments, application-version
+    members and application versions; ``restricted`` to some component versions (bound as
+    ``versions``) and application versions (``app_versions``), or the estate's."""
+    versions = select(
+        ComponentVersion.id,
+        ComponentVersion.version,
+        type_coerce(ComponentVersion.created_at, DateTime()),  # naive UTC: sorted only
+        Component.name,
+        Component.key,
+        Component.owner,
+    ).join(Component, Component.id == ComponentVersion.component_id)
+    deployments = select(
+        Deployment.component_version_id,
+        Deployment.environment_id,
+        Environment.name,
+        Environment.production,
+        type_coerce(Deployment.started_at, DateTime()),  # naive UTC (see _iso)
+        type_coerce(Deployment.ended_at, DateTime()),
+    ).join(Environment, Environment.id == Deployment.environment_id)
+    members = select(
+        ApplicationVersionMember.component_version_id,
+        ApplicationVersionMember.application_version_id,
     )
     newest = aliased(ApplicationVersion)
-    applications = (
-        select(
-            Application.name,
-            hit_apps.c.version,
-            hit_apps.c.seq,
-            select(func.max(newest.seq))
-            .where(newest.application_id == hit_apps.c.application_id)
-            .scalar_subquery(),
-            hit_apps.c.component_version_id,
+    app_versions = select(
+        ApplicationVersion.id,
+        Application.name,
+        ApplicationVersion.version,
+        ApplicationVersion.seq,
+        select(func.max(newest.seq))
+        .where(newest.application_id == ApplicationVersion.application_id)
+        .scalar_subquery(),
+    ).join(Application, Application.id == ApplicationVersion.application_id)
+    if restricted:
+        some: Any = bindparam("versions", expanding=True)
+        versions = versions.where(ComponentVersion.id.in_(some))
+        deployments = deployments.where(Deployment.component_version_id.in_(some))
+        members = members.where(ApplicationVersionMember.component_version_id.in_(some))
+        app_versions = app_versions.where(
+            ApplicationVersion.id.in_(bindparam("app_versions", expanding=True))
         )
-        .select_from(hit_apps)
-        .join(Application, Application.id == hit_apps.c.application_id)
+    return versions, deployments, members, app_versions
+
+
+@dataclass
+class _Catalog:
+    """What a blast radius needs to know of the estate's component versions, deployments and
+    application versions, with the answer's orders worked out once. It changes only when
+    data does: the estate's is kept per engine and revision of ``CATALOG_INPUTS``
+    (``_kept``); a transaction that has written them reads the part its hits need
+    (``_read_catalog``)."""
+
+    versions: dict[int, tuple[str, str, str | None, str]]
+    """Component version -> (component name, key, owner, version)."""
+    order: dict[int, int]
+    """Component version -> its place in the answer's order (component name, then age, then
+    version); versions equal on all three share a place."""
+    deployments: dict[int, list[tuple[int, datetime, datetime | None, int]]]
+    """Component version -> its deployments: (environment id, start, end or None, naive UTC,
+    place in ``running``)."""
+    running: list[tuple[str, bool, str, str, str]]
+    """Every deployment as the answer lists it (environment, production, component, version,
+    since), in the answer's order: production first, then environment, component, version,
+    since."""
+    memberships: dict[int, list[int]]
+    """Component version -> the places in ``app_versions`` of the application versions that
+    hold it."""
+    app_versions: list[tuple[str, str, int, bool]]
+    """(application, version, seq, latest), in the answer's order: application, newest first.
+    Application versions alike in all of (application, version, seq, newest seq) share one."""
+
+
+def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
+    """The estate's ``_Catalog`` (``versions`` None), or the part about some versions."""
+    versions_q, deployments_q, members_q, app_versions_q = _catalog_statements(versions is not None)
+
+    def read(statement: Any, name: str, ids: Sequence[int] | None) -> Sequence[Any]:
+        if ids is None:
+            return conn.execute(statement).all()  # type: ignore[no-any-return]
+        rows: list[Any] = []
+        for start in range(0, len(ids), CHUNK):
+            rows += conn.execute(statement, {name: list(ids[start : start + CHUNK])}).all()
+        return rows
+
+    info: dict[int, tuple[str, str, str | None, str]] = {}
+    keyed: list[tuple[tuple[str, datetime, str], int]] = []
+    shared: dict[Any, Any] = {}  # one copy of each name, key and owner (~a third less memory)
+    for cv, version, created, name, key, owner in read(versions_q, "versions", versions):
+        name, key, owner = shared.setdefault((name, key, owner), (name, key, owner))
+        info[cv] = (name, key, owner, version)
+        keyed.append(((name, created, version), cv))
+    keyed.sort(key=itemgetter(0))
+    order: dict[int, int] = {}
+    place, last = -1, None
+    for sort_key, cv in keyed:
+        if sort_key != last:
+            place, last = place + 1, sort_key
+        order[cv] = place
+
+    listed_deployments = []
+    for cv, env_id, env, production, started, ended in read(deployments_q, "versions", versions):
+        name, _, _, version = info[cv]
+        env = shared.setdefault(env, env)
+        listed_deployments.append(
+            ((not production, env, name, version, started), cv, env_id, ended)
+        )
+    listed_deployments.sort(key=itemgetter(0))
+    running: list[tuple[str, bool, str, str, str]] = []
+    deployments: dict[int, list[tuple[int, datetime, datetime | None, int]]] = defaultdict(list)
+    for place, ((elsewhere, env, name, version, started), cv, env_id, ended) in enumerate(
+        listed_deployments
+    ):
+        running.append((env, not elsewhere, name, version, _iso(started)))
+        deployments[cv].append((env_id, started, ended, place))
+
+    members = read(members_q, "versions", versions)
+    wanted = None if versions is None else sorted({av for _, av in members})
+    alike: dict[int, tuple[str, str, int, int]] = {
+        av: (app, version, seq, top)
+        for av, app, version, seq, top in read(app_versions_q, "app_versions", wanted)
+    }
+    listed = sorted(set(alike.values()), key=lambda a: (a[0], -a[2], a[1], a[3]))
+    place_of = {a: n for n, a in enumerate(listed)}
+    memberships: dict[int, list[int]] = defaultdict(list)
+    for cv, av in members:
+        memberships[cv].append(place_of[alike[av]])
+    return _Catalog(
+        versions=info,
+        order=order,
+        deployments=dict(deployments),
+        running=running,
+        memberships=dict(memberships),
+        app_versions=[(app, version, seq, seq == top) for app, version, seq, top in listed],
     )
 
-    return _Statements(entries, vulnerabilities, deployments, applications)
+
+CATALOG_INPUTS = (
+    "application_version_members",
+    "application_versions",
+    "applications",
+    "component_versions",
+    "components",
+    "deployments",
+    "environments",
+)
+"""Tables ``_Catalog`` is read from: a committed write to any of them reads it again."""
+NAME_INPUTS = ("packages",)
+GRAPH_INPUTS = ("components", "relations")
+"""Tables the API graph is read from."""
+
+_catalogs: WeakKeyDictionary[Any, tuple[revision.Revision, _Catalog | None]] = WeakKeyDictionary()
+"""Per engine: the estate's ``_Catalog`` and the revision of its inputs it was read at (None:
+that revision was seen once, and nothing read yet)."""
+_names: WeakKeyDictionary[Any, tuple[revision.Revision, _PackageNames | None]] = WeakKeyDictionary()
+"""Per engine: the package names, likewise."""
+
+_T = TypeVar("_T")
+
+
+def _kept(
+    cache: WeakKeyDictionary[Any, tuple[revision.Revision, _T | None]],
+    session: Session,
+    tables: tuple[str, ...],
+    read: Callable[[Any], _T],
+) -> _T | None:
+    """What ``read`` gives of the estate, kept per engine and revision of ``tables``; None
+    when the caller must read the part it needs: in a transaction that has written one of
+    ``tables``, and on the *first* call at a revision.
+
+    The whole is read on the second call at a revision (the catalog of a 5,000-service
+    estate: ~100 ms, against ~15 ms for the part a large answer needs): where writes come
+    faster than blast radii, reading it after each would cost more than it saves. It is kept
+    only if no commit landed while it was read (each statement of a READ COMMITTED
+    transaction sees the latest data): what is kept under a revision is what it holds."""
+    at = revision.current(session, tables)
+    if at is None:
+        return None
+    conn = session.connection()
+    kept = cache.get(conn.engine)
+    if kept is None or kept[0] != at:
+        cache[conn.engine] = (at, None)
+        return None
+    if kept[1] is not None:
+        return kept[1]
+    whole = read(conn)
+    if revision.current(session, tables) == at:
+        cache[conn.engine] = (at, whole)
+    return whole
+
+
+@dataclass(frozen=True)
+class _PackageNames:
+    """Package ids by case-folded name, and by the part of the name after its last ``:``
+    or ``/`` (where a bare name matches a Maven artifact or a Go module path)."""
+
+    whole: dict[str, list[int]]
+    after_colon: dict[str, list[int]]
+    after_slash: dict[str, list[int]]
+
+
+def _read_package_names(conn: Any) -> _PackageNames:
+    whole: dict[str, list[int]] = defaultdict(list)
+    after_colon: dict[str, list[int]] = defaultdict(list)
+    after_slash: dict[str, list[int]] = defaultdict(list)
+    for pkg, name in conn.execute(select(Package.id, Package.name)).all():
+        folded = name.casefold()
+        whole[folded].append(pkg)
+        if ":" in folded:
+            after_colon[folded.rsplit(":", 1)[1]].append(pkg)
+        if "/" in folded:
+            after_slash[folded.rsplit("/", 1)[1]].append(pkg)
+    return _PackageNames(dict(whole), dict(after_colon), dict(after_slash))
+
+
+def _running_at(
+    known: _Catalog, versions: Iterable[int], now: datetime, environment: int | None
+) -> dict[int, list[int]]:
+    """Component version -> the places in ``known.running`` of its deployments running at
+    ``now`` (naive UTC), in ``environment`` if given; versions that run nowhere are left out."""
+    out: dict[int, list[int]] = {}
+    deployments = known.deployments
+    for cv in versions:
+        held = deployments.get(cv)
+        if held:
+            here = [
+                place
+                for env_id, started, ended, place in held
+                if started <= now
+                and (ended is None or ended > now)
+                and (environment is None or env_id == environment)
+            ]
+            if here:
+                out[cv] = here
+    return out
 
 
 @cache
@@ -669,6 +860,8 @@ def blast_radius(
     limit: int | None = None,
     offset: int = 0,
     visible: Collection[str] | None = None,
+    application_limit: int | None = None,
+    environment_limit: int | None = None,
 ) -> BlastRadius:
     """Who is hit by ``query`` (an advisory id or alias, a purl, a purl with a version or a
     range, or a bare package name), now or at ``at``.
@@ -683,17 +876,30 @@ def blast_radius(
     an estate: thousands of consumers nobody reads one by one. ``limit`` and ``offset`` page
     the affected versions the same way (``page`` says where the next page starts): the
     answer is counted in full, but dependency paths, vulnerabilities and upgrades are spelled
-    out for the page only, which is most of a large answer's cost.
+    out for the page only, which is most of a large answer's cost. ``application_limit`` and
+    ``environment_limit`` list only the first application versions and running deployments
+    (in the answer's order; the summary counts them all): a large answer holds a thousand
+    of each.
 
     ``visible`` (component keys) is a scoped caller's view: what it may not see is left out
     *before* anything is counted or cut, so totals and pages hold for that caller; consumers
     are still walked from every affected component, and only the visible ones are listed."""
     if offset < 0 or (limit is not None and limit < 1):
         raise MeshwardError("a page needs a limit of at least 1 and an offset of at least 0")
+    if min(application_limit or 0, environment_limit or 0) < 0:
+        raise MeshwardError("list at least 0 application versions and running deployments")
+    lists = _Lists(consumer_limit, application_limit, environment_limit)
     with gc_paused():  # tens of thousands of small objects, no cycles
-        return _blast_radius(
-            session, query, environment, at, consumer_limit, limit, offset, visible
-        )
+        return _blast_radius(session, query, environment, at, lists, limit, offset, visible)
+
+
+@dataclass(frozen=True)
+class _Lists:
+    """How many consumers, application versions and running deployments to list (None: all)."""
+
+    consumers: int | None
+    applications: int | None
+    environments: int | None
 
 
 def _blast_radius(
@@ -701,61 +907,80 @@ def _blast_radius(
     query: str,
     environment: str | None,
     at: datetime | None,
-    consumer_limit: int | None,
+    lists: _Lists,
     limit: int | None,
     offset: int,
     visible: Collection[str] | None,
 ) -> BlastRadius:
     now = at or utcnow()
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given; use an aware UTC datetime")
+    moment = now.astimezone(UTC).replace(tzinfo=None)  # as deployments are stored
+    session.flush()  # the statements run on the connection, past the ORM's autoflush
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        _custom_plans(conn)
+    kept = _kept(_catalogs, session, CATALOG_INPUTS, lambda c: _read_catalog(c, None))
     target = _resolve(session, query)
     env_id = catalog.get_environment(session, environment).id if environment else None
-    statements = _statements(
-        "advisory" if target.kind == "advisory" else "package", env_id is not None
-    )
-    params: dict[str, Any] = {"now": now}
+    statements = _statements("advisory" if target.kind == "advisory" else "package")
+    params: dict[str, Any] = {}
     if target.kind == "advisory":
         params["vulnerability"] = target.vulnerability
     else:
         params["package_ids"] = list(target.package_ids)
-    if env_id is not None:
-        params["environment_id"] = env_id
-    session.flush()  # the statements run on the connection, past the ORM's autoflush
-    conn = session.connection()
 
     def run(statement: Any, values: dict[str, Any] = params) -> Sequence[Any]:
-        return conn.execute(statement, values).all()
+        return conn.execute(statement, values).all()  # type: ignore[no-any-return]
 
-    rows = run(statements.entries)
-    sources = {r[_KEY]: r[_COMPONENT] for r in rows}
-    entries: _Hits = {(r[_CV], r[_PKG]): r for r in rows}
+    rows = run(statements.hits)
+    known = kept
+    if known is None or any(r[0] not in known.versions for r in rows):
+        # a transaction that has written reads its own; so does one that sees a version
+        # committed after the revision it read (a read-committed race)
+        known = _read_catalog(conn, sorted({r[0] for r in rows}))
+    live = _running_at(known, {r[0] for r in rows}, moment, env_id)
+    if env_id is not None:  # the blast radius *in* an environment: what runs there now
+        rows = [r for r in rows if r[0] in live]
+    info = known.versions
+    sources = {info[r[0]][1]: info[r[0]][0] for r in rows}
+    entries: _Hits = {(r[0], r[1]): r for r in rows}
     if visible is not None:
-        entries = {k: r for k, r in entries.items() if r[_KEY] in visible}
-    cv_names = {r[_CV]: (r[_COMPONENT], r[_VERSION]) for r in entries.values()}
-    running = [
-        (env, bool(prod), cv, since)
-        for env, prod, cv, since in run(statements.deployments)
-        if cv in cv_names
-    ]
-    apps = _applications([r for r in run(statements.applications) if r[4] in cv_names], cv_names)
-    ordered = sorted(entries.values(), key=_row_order)
-    shown = ordered[offset:] if limit is None else ordered[offset : offset + limit]
+        entries = {k: r for k, r in entries.items() if info[k[0]][1] in visible}
+    versions = {cv for cv, _ in entries}
+    packages = _packages(run, sorted({pkg for _, pkg in entries}))
+
+    order = known.order
+
+    def place(key: tuple[int, int]) -> tuple[int, str, int]:
+        """The answer's order: component, then version age, then version, then purl."""
+        return (order[key[0]], packages[key[1]][0], key[0])
+
+    if limit is None:
+        shown = sorted(entries, key=place)[offset:]
+    else:  # only the page is put in order
+        shown = heapq.nsmallest(offset + limit, entries, key=place)[offset:]
     if target.kind == "advisory":  # each row carries its one finding: those shown suffice
-        vulns = _vulnerabilities((r[_CV], r[_PKG], *r[_VULN:]) for r in shown)
-        fixes = ((r[_VULN], r[_FIX], r[_PURL]) for r in entries.values())
+        vulns = _vulnerabilities((*key, *entries[key][2:]) for key in shown)
+        fixes: Iterable[tuple[str, str | None, str]] = (  # thousands of rows, a few packages
+            (name, fixed, packages[pkg][0])
+            for name, fixed, pkg in dict.fromkeys((r[2], r[5], r[1]) for r in entries.values())
+        )
     else:
         vulns = _vulnerabilities(
             r for r in run(statements.vulnerabilities) if (r[0], r[1]) in entries
         )
         fixes = (
-            (name, fixed, entries[key][_PURL])
+            (name, fixed, packages[key[1]][0])
             for key, found in vulns.items()
             for name, _, _, fixed, _ in found
         )
 
+    running = sorted(p for cv in versions for p in live.get(cv, ()))
     occurrences: dict[tuple[int, int], list[_Occurrence]] = defaultdict(list)
     digests: dict[int, str] = {}
     for start in range(0, len(shown), CHUNK):
-        part = {(r[_CV], r[_PKG]) for r in shown[start : start + CHUNK]}
+        part = set(shown[start : start + CHUNK])
         found = run(
             _occurrence_statement(),
             {"versions": sorted({v for v, _ in part}), "packages": sorted({p for _, p in part})},
@@ -771,32 +996,35 @@ def _blast_radius(
     paths = _known_paths(
         conn, occurrences, digests, read(_walk_statement()), read(_chain_statement())
     )
-    components = _components(shown, occurrences, vulns, paths, running)
-    advisories = _advisories(session, fixes, target.vulnerability)
-    consumers, consumer_count = _consumers(api_graph(session), sources, consumer_limit, visible)
 
-    deployed = [
-        RunningVersion(env, prod, component, version, _iso(since))
-        for _, env, prod, component, version, since in sorted(
-            (not prod, env, prod, *cv_names[cv_id], since) for env, prod, cv_id, since in running
-        )
-    ]
+    def environments(cv: int) -> list[str]:
+        return sorted({known.running[p][0] for p in live.get(cv, ())})
+
+    components = _components(shown, known, packages, occurrences, vulns, paths, environments)
+    advisories = _advisories(session, fixes, target.vulnerability)
+    graph = api_graph(session)
+    consumers, consumer_count = _consumers(graph, sources, lists.consumers, visible)
+
+    listed = running if lists.environments is None else running[: lists.environments]
+    deployed = [RunningVersion(*known.running[p]) for p in listed]
+    runs = [known.running[p] for p in running]
+    apps, app_versions = _applications(versions, known, lists.applications)
     page = None
     if limit is not None or offset:
         end = offset + len(shown)
         page = ResultPage(
             offset,
             len(shown) if limit is None else limit,
-            len(ordered),
-            end if end < len(ordered) else None,
+            len(entries),
+            end if end < len(entries) else None,
         )
     summary = {
-        "components": len({r[_KEY] for r in entries.values()}),
-        "component_versions": len(cv_names),
-        "applications": len({a.application for a in apps}),
-        "application_versions": len(apps),
-        "environments": len({d.environment for d in deployed}),
-        "running": len({(d.environment, d.component, d.version) for d in deployed}),
+        "components": len({info[cv][1] for cv in versions}),
+        "component_versions": len(versions),
+        "applications": len({known.app_versions[place][0] for place in app_versions}),
+        "application_versions": len(app_versions),
+        "environments": len({env for env, *_ in runs}),
+        "running": len({(env, component, version) for env, _, component, version, _ in runs}),
         "consumers": consumer_count,
     }
     return BlastRadius(
@@ -806,7 +1034,7 @@ def _blast_radius(
         package=target.package,
         environment=environment,
         at=_iso(now),
-        packages=sorted({r[_PURL] for r in entries.values()}),
+        packages=sorted({packages[pkg][0] for _, pkg in entries}),
         advisories=advisories,
         components=components,
         applications=apps,
@@ -817,23 +1045,36 @@ def _blast_radius(
     )
 
 
-_CV, _PKG, _VERSION, _CREATED, _COMPONENT, _KEY, _OWNER = range(7)
-_PURL, _PACKAGE, _ECOSYSTEM, _INSTALLED = range(7, 11)
-_VULN, _FIX = 11, 14
-"""Where a hit's fields sit in an ``entries`` row (then, for an advisory, its finding:
-vulnerability, severity, score, fix, state): the rows are kept as they come (a blast radius
-can hold thousands; an object per row was a fair part of its cost)."""
+def _custom_plans(conn: Any) -> None:
+    """Plan each statement for its own values until the transaction ends (PostgreSQL).
+
+    psycopg prepares a statement it has run five times, and PostgreSQL then plans it once
+    for any values: for the lists bound here (``IN`` 500 versions, 4 packages) that generic
+    plan reads ~8x more (the occurrences of a 500-version chunk: 5 ms planned for the values,
+    47 ms generic). A ``SET LOCAL`` is undone with the transaction and writes no data."""
+    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+
 
 _Hits = dict[tuple[int, int], Any]
-"""(component version, package) -> its ``entries`` row."""
+"""(component version, package) -> its hit row: (version, package) and, for an advisory,
+its finding (vulnerability, severity, score, fix, state). Rows are kept as they come (a
+blast radius can hold thousands; an object per row was a fair part of its cost)."""
+
+_PackageInfo = tuple[str, str, str | None, str | None]
+"""(purl, name, ecosystem, version) of a package."""
 
 _Occurrence = tuple[int, str, str, str | None]
 """(document, ref, dependency kind, path parent) of a hit in its version's current SBOM."""
 
 
-def _row_order(row: Any) -> tuple[Any, ...]:
-    """The answer's order: component, then version age, then version, then purl."""
-    return (row[_COMPONENT], row[_CREATED], row[_VERSION], row[_PURL])
+def _packages(
+    run: Callable[[Any, dict[str, Any]], Sequence[Any]], ids: list[int]
+) -> dict[int, _PackageInfo]:
+    out: dict[int, _PackageInfo] = {}
+    for start in range(0, len(ids), CHUNK):
+        for pkg, *fields in run(_package_statement(), {"ids": ids[start : start + CHUNK]}):
+            out[pkg] = tuple(fields)  # type: ignore[assignment]
+    return out
 
 
 _Vulns = dict[tuple[int, int], list[tuple[str, str | None, float | None, str | None, str]]]
@@ -976,37 +1217,47 @@ def _label(ref: str, purl: str | None, name: str | None, version: str | None) ->
     return ref
 
 
-def _applications(rows: Sequence[Any], cv_names: dict[int, tuple[str, str]]) -> list[AppVersionHit]:
-    grouped: dict[tuple[str, str, int, int], set[str]] = defaultdict(set)
-    for app, version, seq, top, cv_id in rows:
-        grouped[(app, version, seq, top)].add("@".join(cv_names[cv_id]))
-    found = [
-        AppVersionHit(app, version, seq, seq == top, sorted(members))
-        for (app, version, seq, top), members in grouped.items()
-    ]
-    found.sort(key=lambda a: (a.application, -a.seq))
-    return found
+def _applications(
+    versions: Iterable[int], known: _Catalog, limit: int | None
+) -> tuple[list[AppVersionHit], Collection[int]]:
+    """The application versions that hold some of ``versions``, in the answer's order, each
+    with the ones it holds (``component@version``, sorted): the first ``limit`` of them, and
+    the places (in ``known.app_versions``) of all of them."""
+    grouped: dict[int, list[int]] = defaultdict(list)
+    memberships = known.memberships
+    for cv in versions:
+        for place in memberships.get(cv, ()):
+            grouped[place].append(cv)
+    places = sorted(grouped) if limit is None else heapq.nsmallest(limit, grouped)
+    info = known.versions
+    listed = []
+    for place in places:
+        labels = {f"{info[cv][0]}@{info[cv][3]}" for cv in grouped[place]}
+        listed.append(AppVersionHit(*known.app_versions[place], sorted(labels)))  # type: ignore[misc]
+    return listed, grouped.keys()
 
 
 _KIND_ORDER = {"root": 0, "direct": 1, "transitive": 2, "unknown": 3}
 
 
 def _components(
-    rows: Iterable[Any],
+    shown: Iterable[tuple[int, int]],
+    known: _Catalog,
+    packages: dict[int, _PackageInfo],
     occurrences: dict[tuple[int, int], list[_Occurrence]],
     vulns: _Vulns,
     paths: _Paths,
-    running: Sequence[tuple[str, bool, int, datetime]],
+    environments: Callable[[int], list[str]],
 ) -> list[AffectedComponent]:
-    """The answer's rows for these ``entries`` rows, in their order: each with its shortest
-    path over its occurrences (then the closer kind, then the ref)."""
-    envs: dict[int, set[str]] = defaultdict(set)
-    for env, _, cv_id, _ in running:
-        envs[cv_id].add(env)
+    """The answer's rows for these hits, in their order: each with its shortest path over
+    its occurrences (then the closer kind, then the ref) and where it runs
+    (``environments``)."""
     upgrades: dict[tuple[str | None, tuple[str | None, ...]], str | None] = {}
     out = []
-    for r in rows:
-        key = (r[_CV], r[_PKG])
+    for key in shown:
+        cv, pkg = key
+        component, component_key, owner, version = known.versions[cv]
+        purl, package, ecosystem, installed = packages[pkg]
         best: tuple[int, int, str] | None = None
         best_path: tuple[str, ...] = ()
         best_kind = "unknown"
@@ -1016,26 +1267,26 @@ def _components(
             if best is None or rank < best:
                 best, best_path, best_kind = rank, path, kind
         if best_kind == "root" and not best_path:
-            best_path = (r[_PURL],)
+            best_path = (purl,)
         found = _vulnerability_list(vulns.get(key, ()))
-        fixes = (r[_ECOSYSTEM], tuple(v.fixed_version for v in found))
+        fixes = (ecosystem, tuple(v.fixed_version for v in found))
         if fixes not in upgrades:  # most rows of an answer share their fixes
             upgrades[fixes] = clearing_upgrade(*fixes)
         out.append(
             AffectedComponent(
-                component=r[_COMPONENT],
-                key=r[_KEY],
-                owner=r[_OWNER],
-                version=r[_VERSION],
-                purl=r[_PURL],
-                package=r[_PACKAGE],
-                ecosystem=r[_ECOSYSTEM],
-                installed=r[_INSTALLED],
+                component=component,
+                key=component_key,
+                owner=owner,
+                version=version,
+                purl=purl,
+                package=package,
+                ecosystem=ecosystem,
+                installed=installed,
                 dependency=best_kind,
                 path=list(best_path),
                 vulnerabilities=found,
                 upgrade_to=upgrades[fixes],
-                environments=sorted(envs.get(r[_CV], ())),
+                environments=environments(cv),
             )
         )
     return out
@@ -1134,75 +1385,72 @@ class _ApiGraph:
 WALKS_KEPT = 32
 
 
-_api_graphs: WeakKeyDictionary[Any, tuple[tuple[Any, ...], _ApiGraph]] = WeakKeyDictionary()
-"""Per engine: the API graph and the catalog fingerprint it was read at."""
-
-
-def _fingerprint_statement() -> Any:
-    """What changes whenever API links or component names can: relations and components are
-    counted and their newest ids taken, and every catalog import stamps the entities it
-    touches (links change only there). One statement, under a millisecond on a 5,000-service
-    estate, against ~30 ms to read the links again."""
-    return select(
-        select(func.count()).select_from(Relation).scalar_subquery(),
-        select(func.max(Relation.id)).scalar_subquery(),
-        select(func.count()).select_from(Component).scalar_subquery(),
-        select(func.max(Component.id)).scalar_subquery(),
-        select(func.max(Entity.updated_at)).scalar_subquery(),
-    )
+_api_graphs: WeakKeyDictionary[Any, tuple[revision.Revision, _ApiGraph]] = WeakKeyDictionary()
+"""Per engine: the API graph and the revision of ``GRAPH_INPUTS`` it was read at."""
 
 
 @cache
-def _graph_statements() -> tuple[Any, Any]:
-    provides, consumes = aliased(Relation), aliased(Relation)
-    links = (
-        select(
-            provides.source_key,
-            provides.target_key,
-            consumes.source_key,
-            Component.name,
-            Component.owner,
-        )
-        .join(
-            consumes,
-            and_(consumes.target_key == provides.target_key, consumes.type == "consumesApi"),
-        )
-        .outerjoin(Component, Component.key == consumes.source_key)
-        .where(provides.type == "providesApi")
+def _links_statements() -> tuple[Any, Any]:
+    """The API links (who provides and who consumes which API) and every component's name
+    and owner: two plain scans, joined in memory (the join in SQL took twice as long)."""
+    links = select(Relation.source_key, Relation.type, Relation.target_key).where(
+        Relation.type.in_(("providesApi", "consumesApi"))
     )
-    return _fingerprint_statement(), links
+    return links, select(Component.key, Component.name, Component.owner)
 
 
 def api_graph(session: Session) -> _ApiGraph:
-    """The estate's API links, read once per catalog change and kept per engine.
+    """The estate's API links, read once per revision of ``GRAPH_INPUTS`` and kept per
+    engine.
 
-    Links change only when the catalog does, while every blast radius walks them; walking
-    them in memory takes a few ms where the recursive SQL walk took ~100 ms once most of a
-    5,000-service estate was reached. The fingerprint is read in the caller's transaction,
-    so an uncommitted change is seen (and a rolled-back one forgotten) like any query."""
-    fingerprint_statement, links_statement = _graph_statements()
+    Links change only with the catalog, while every blast radius walks them; walking them in
+    memory takes a few ms where the recursive SQL walk took ~100 ms once most of a
+    5,000-service estate was reached. A transaction that has written the links or components
+    (``revision.current`` None) reads its own and keeps nothing: its uncommitted changes are
+    seen, and forgotten with it. Kept only if no commit landed while it was read."""
+    session.flush()
+    at = revision.current(session, GRAPH_INPUTS)
     conn = session.connection()
-    fingerprint = tuple(conn.execute(fingerprint_statement).one())
-    engine = conn.engine
-    cached = _api_graphs.get(engine)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+    if at is not None:
+        cached = _api_graphs.get(conn.engine)
+        if cached is not None and cached[0] == at:
+            return cached[1]
+    graph = _read_api_graph(conn)
+    if at is not None and revision.current(session, GRAPH_INPUTS) == at:
+        _api_graphs[conn.engine] = (at, graph)
+    return graph
+
+
+def _read_api_graph(conn: Any) -> _ApiGraph:
+    links_statement, components_statement = _links_statements()
+    providers: dict[str, list[str]] = defaultdict(list)
+    calls: list[tuple[str, str]] = []
+    for source, kind, api in conn.execute(links_statement).all():
+        if kind == "providesApi":
+            providers[api].append(source)
+        else:
+            calls.append((source, api))
+    components = {
+        key: (name, owner) for key, name, owner in conn.execute(components_statement).all()
+    }
     names: dict[str, str] = {}
     owners: dict[str, str | None] = {}
     via: dict[tuple[str, str], str] = {}
-    for provider, api, consumer, name, owner in conn.execute(links_statement):
-        names[consumer] = name or split_key(consumer)[2]
-        owners[consumer] = owner
-        if (provider, consumer) not in via or api < via[(provider, consumer)]:
-            via[(provider, consumer)] = api
+    for consumer, api in calls:
+        for provider in providers.get(api, ()):
+            if consumer not in names:
+                name, owner = components.get(consumer, (None, None))
+                names[consumer] = name or split_key(consumer)[2]
+                owners[consumer] = owner
+            if (provider, consumer) not in via or api < via[(provider, consumer)]:
+                via[(provider, consumer)] = api
     rank = {key: n for n, key in enumerate(sorted(names, key=lambda k: (names[k], k)))}
     consumers: dict[str, list[str]] = defaultdict(list)
     for provider, consumer in sorted(via, key=lambda link: rank[link[1]]):
         consumers[provider].append(consumer)
-    via = {link: split_key(api)[2] for link, api in via.items()}
-    graph = _ApiGraph(dict(consumers), via, names, owners, rank)
-    _api_graphs[engine] = (fingerprint, graph)
-    return graph
+    api_names = {api: split_key(api)[2] for api in set(via.values())}
+    via = {link: api_names[api] for link, api in via.items()}
+    return _ApiGraph(dict(consumers), via, names, owners, rank)
 
 
 def _walk(graph: _ApiGraph, sources: dict[str, str]) -> tuple[list[list[str]], dict[str, str]]:

@@ -28,6 +28,12 @@ def get_blast_radius(
     consumers: int | None = Query(
         None, ge=0, description="List only the N nearest consumers (all are counted)."
     ),
+    applications: int | None = Query(
+        None, ge=0, description="List only the first N application versions (all are counted)."
+    ),
+    environments: int | None = Query(
+        None, ge=0, description="List only the first N running deployments (all are counted)."
+    ),
     limit: int | None = Query(
         None,
         ge=1,
@@ -52,6 +58,8 @@ def get_blast_radius(
             limit=limit,
             offset=offset,
             visible=keys,
+            application_limit=applications,
+            environment_limit=environments,
         )
     result = radius.to_dict()
     if radius.page is not None:
