@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.impact import build_estate
-from meshward.api.app import create_app
+from meshward.api.app import create_app, tune_gc
 from meshward.services import auth, rollup, threat_models
 from meshward.store.db import Store
 from meshward.store.models import (
@@ -133,6 +133,19 @@ def _pages(url: str) -> list[tuple[str, str]]:
     ]
 
 
+def _move_revisions(store: Store, tables: list[str]) -> None:
+    """What a committed write to ``tables`` does to every kept read (``store.revision``)."""
+    with store.engine.begin() as conn:
+        for table in tables:
+            conn.execute(
+                text(
+                    "INSERT INTO data_revision (name, value) VALUES (:t, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = data_revision.value + 1"
+                ),
+                {"t": table.strip()},
+            )
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
@@ -145,11 +158,18 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an estate already in --db")
     parser.add_argument("--repeat", type=int, default=10, help="timed requests per page")
     parser.add_argument("--only", help="time only the pages whose name contains this")
+    parser.add_argument(
+        "--after-write",
+        metavar="TABLES",
+        help="before each timed request, move the data revision of these tables (comma-"
+        "separated), as a committed write to them does: times the first view after a change",
+    )
     args = parser.parse_args()
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     url = args.db or f"sqlite:///{out / f'web-{args.services}.db'}"
     token = _prepare(url, args.services, args.reuse)
+    tune_gc()  # as `meshward serve` does
     app = create_app(url)
     rows: list[tuple[str, str, float, float, int]] = []
     with TestClient(app) as client:
@@ -165,6 +185,8 @@ def main() -> None:
                 raise SystemExit(f"{path}: HTTP {warm.status_code}")
             times = []
             for _ in range(args.repeat):
+                if args.after_write:
+                    _move_revisions(app.state.store, args.after_write.split(","))
                 started = time.perf_counter()
                 client.get(path)
                 times.append((time.perf_counter() - started) * 1e3)
@@ -176,6 +198,7 @@ def main() -> None:
     table = Table(
         title=f"meshward web UI — {args.services} services, {platform.machine()}, Python "
         f"{platform.python_version()}, {database}, {args.repeat} requests per page"
+        + (f", each after a write to {args.after_write}" if args.after_write else "")
     )
     for col in ("page", "median ms", "p95 ms", "KiB", "under 200 ms"):
         table.add_column(col)

@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from meshward.services import auth
 from meshward.store.db import Store
@@ -72,3 +73,21 @@ def test_workers_share_the_database_and_the_session_key(db_url: str) -> None:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
     assert output.count("Started server process") >= 2, output
+
+
+def test_a_worker_app_reads_the_environment_and_tunes_the_collector(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from meshward.api.app import GC_THRESHOLDS, app_from_environment
+
+    monkeypatch.setenv("MESHWARD_DATABASE_URL", db_url)
+    before = gc.get_threshold()
+    try:
+        app = app_from_environment()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert app.state.store.url == db_url
+        app.state.store.dispose()
+    finally:
+        gc.set_threshold(*before)

@@ -144,11 +144,12 @@ def serve(
     local_only("it serves a database of its own (--db or MESHWARD_DATABASE_URL)")
     import uvicorn
 
-    from meshward.api.app import create_app
+    from meshward.api.app import create_app, tune_gc
     from meshward.store.db import resolve_database_url
 
     url = resolve_database_url(state.db_url)
     if workers == 1:
+        tune_gc()
         uvicorn.run(create_app(url), host=host, port=port, log_level="info")
         return
     import os
