@@ -550,7 +550,7 @@ def _serve_demo(host: str, port: int) -> None:
 
     import uvicorn
 
-    from meshward.api.app import create_app
+    from meshward.api.app import create_app, tune_gc
     from meshward.services import auth, rollup
     from meshward.store.db import resolve_database_url
 
@@ -559,6 +559,7 @@ def _serve_demo(host: str, port: int) -> None:
         _, token = auth.create_token(
             session, f"demo-{secrets.token_hex(3)}", role="admin", created_by="meshward demo"
         )
+    tune_gc()
     app = create_app(resolve_database_url(state.db_url))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     console.rule("The web UI")
