@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from meshward.demo.load import load_demo
-from meshward.services import board, model_facts, risk
+from meshward.services import board, impact, model_facts, risk
 from meshward.services import threat_models as tm
 from meshward.store.db import Store
 from meshward.store.models import Application, Component, ComponentVersion
@@ -83,3 +83,11 @@ def test_board_reads_only_declared_inputs(demo: Store) -> None:
     fresh = {"control_verifications"}  # verification states are read on every view
     assert "control_tasks" in read
     assert read - fresh <= set(board.BOARD_INPUTS), sorted(read - fresh - set(board.BOARD_INPUTS))
+
+
+def test_blast_radius_kept_reads_declare_their_inputs(demo: Store) -> None:
+    catalog = _tables_read(demo, lambda s: impact._read_catalog(s.connection(), None))
+    assert catalog <= set(impact.CATALOG_INPUTS), sorted(catalog - set(impact.CATALOG_INPUTS))
+    assert {"component_versions", "deployments", "application_versions"} <= catalog
+    graph = _tables_read(demo, lambda s: impact._read_api_graph(s.connection()))
+    assert graph == set(impact.GRAPH_INPUTS)
