@@ -71,3 +71,22 @@ def test_blast_radius_pages_and_consumer_cap(server: Server) -> None:
     assert mine["summary"]["component_versions"] == len(
         {(x["key"], x["version"]) for x in mine["components"]}
     )
+
+
+def test_blast_radius_lists_can_be_cut(server: Server) -> None:
+    with server.client("admin") as c:
+        whole = c.get("/api/v1/blast-radius", params={"q": "CVE-2021-44228"}).json()
+        cut = c.get(
+            "/api/v1/blast-radius",
+            params={"q": "CVE-2021-44228", "applications": 1, "environments": 0},
+        )
+        assert cut.status_code == 200, cut.text
+        body = cut.json()
+        assert len(whole["applications"]) >= 2
+        assert body["applications"] == whole["applications"][:1]
+        assert body["environments"] == []
+        assert body["summary"] == whole["summary"]  # the counts still cover everything
+        _problem(
+            c.get("/api/v1/blast-radius", params={"q": "CVE-2021-44228", "applications": -1}),
+            422,
+        )

@@ -157,3 +157,5 @@ def test_blast_radius_a_page_at_a_time(demo: Any) -> None:
     tree = demo("blast-radius", "log4j-core", "--limit", "1").stdout
     assert f"components (1-1 of {len(whole['components'])})" in tree
     assert "--limit 1 --offset 1" in tree
+    cut = demo("blast-radius", "CVE-2021-44228", "--applications", "1").stdout
+    assert "application versions (1 of 2)" in cut
