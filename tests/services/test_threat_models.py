@@ -281,6 +281,7 @@ def test_freshness_is_kept_across_transactions_until_a_commit_changes_data(
         with reader.session() as s:
             import_catalog(s, [FIXTURES / "catalog.yaml"])
             tm.install_kb(s, load_kb(FIXTURES / "kb", overlay=False))
+            catalog.add_component_version(s, "web", "0.9", created_at=t("2023-12-01"))
             catalog.add_component_version(s, "web", "1.0", created_at=t("2024-01-01"))
             catalog.add_component_version(s, "payments", "1.0", created_at=t("2024-01-01"))
         with reader.session() as s:
@@ -291,6 +292,14 @@ def test_freshness_is_kept_across_transactions_until_a_commit_changes_data(
             before = _threats(tm.threat_model(s, "web", "1.0"))
         with writer.session() as s:  # what is not an input leaves the model known fresh
             s.execute(update(ControlTask).values(status="in_progress"))
+            # nor does an SBOM of a version outside web 1.0's neighbourhood
+            store_sbom(s, "web", "0.9", sbom(["pkg:pypi/flask@2.0.0"]), "d0", None)
+        with reader.session() as s:
+            assert tm.refresh(s, [_cv(s, "web")]).gathered is None
+        with writer.session() as s:  # a new SBOM of its link partner is an input
+            store_sbom(s, "payments", "1.0", sbom(["pkg:pypi/psycopg@3.1.0"]), "d2", None)
+        with reader.session() as s:
+            assert tm.refresh(s, [_cv(s, "web")]).gathered is not None
         with reader.session() as s:
             assert tm.refresh(s, [_cv(s, "web")]).gathered is None
         with writer.session() as s:
@@ -310,5 +319,5 @@ def test_freshness_is_kept_across_transactions_until_a_commit_changes_data(
         writer.dispose()
 
 
-def _cv(session: Session, component: str) -> int:
-    return catalog.get_component_version(session, component, "1.0").id
+def _cv(session: Session, component: str, version: str = "1.0") -> int:
+    return catalog.get_component_version(session, component, version).id

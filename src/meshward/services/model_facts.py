@@ -87,6 +87,8 @@ class Gathered:
     links: list[LinkFacts]
     representative: dict[int, int]
     """component id -> its newest component version id."""
+    documents: dict[int, int] = field(default_factory=dict)
+    """component version id -> the current SBOM document its facts were read from."""
 
 
 def resolve_survey(
@@ -252,7 +254,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
             ).where(ComponentVersion.id.in_(chunk))
         ).all()
 
-    sbom = _sbom_facts(session, ids)
+    sbom, documents = _sbom_facts(session, ids)
     deployed = _deployments(session, ids)
     runtime = _runtime_facts(session, {row.component_id for row in rows})
     surveys, origins = _surveys(session, ids)
@@ -343,7 +345,7 @@ def gather(session: Session, kb: KnowledgeBase, cv_ids: Iterable[int] | None = N
         and link.provider in by_component
         and (link.consumer in scope or link.provider in scope)
     ]
-    return Gathered(services, link_facts, representative)
+    return Gathered(services, link_facts, representative, documents)
 
 
 def _neighbourhood(session: Session, wanted: set[int] | None) -> tuple[dict[int, Any], list[Any]]:
@@ -522,7 +524,12 @@ time make the key unique across databases too (bounded by ``_SBOM_FACTS_MAX``)."
 _SBOM_FACTS_MAX = 50_000
 
 
-def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
+def current_documents(session: Session, ids: Iterable[int]) -> dict[int, int]:
+    """component version id -> its current SBOM document id (versions without one left out)."""
+    return {cv: key[0] for cv, key in _documents(session, sorted(set(ids))).items()}
+
+
+def _documents(session: Session, ids: list[int]) -> dict[int, tuple[int, str, Any]]:
     documents: dict[int, tuple[int, str, Any]] = {}
     for chunk in _chunks(ids):
         for cv_id, doc_id, digest, uploaded in session.execute(
@@ -534,6 +541,12 @@ def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
             ).where(SbomDocument.current.is_(True), SbomDocument.component_version_id.in_(chunk))
         ):
             documents[cv_id] = (doc_id, digest, uploaded)
+    return documents
+
+
+def _sbom_facts(session: Session, ids: list[int]) -> tuple[dict[int, SbomFacts], dict[int, int]]:
+    """What each version's current SBOM says, and which document that is."""
+    documents = _documents(session, ids)
     unseen = {key[0]: key for key in documents.values() if key not in _SBOM_FACTS}
     if len(_SBOM_FACTS) + len(unseen) > _SBOM_FACTS_MAX:
         _SBOM_FACTS.clear()
@@ -548,7 +561,8 @@ def _sbom_facts(session: Session, ids: list[int]) -> dict[int, SbomFacts]:
         ):
             read[doc_id].add(ecosystem, name)
         _SBOM_FACTS.update({unseen[doc]: facts for doc, facts in read.items()})
-    return {cv: _SBOM_FACTS[key] for cv, key in documents.items()}
+    facts = {cv: _SBOM_FACTS[key] for cv, key in documents.items()}
+    return facts, {cv: key[0] for cv, key in documents.items()}
 
 
 def _deployments(session: Session, ids: list[int]) -> dict[int, dict[int, tuple[str, bool]]]:

@@ -31,6 +31,7 @@ from meshward.services import catalog
 from meshward.services.model_facts import (
     Gathered,
     ServiceFacts,
+    current_documents,
     gather,
     link_rows,
     predecessor_of,
@@ -79,13 +80,13 @@ def _publish_after_commit(session: Session) -> None:
     reads at that revision, once this one has committed its model writes."""
     pending = session.info.pop(_PENDING, None)
     if pending is not None:
-        engine, at, facts = pending
+        engine, at, entries = pending
         kept = _known_fresh.get(engine)
         if kept is None or kept[0] != at:
             kept = (at, OrderedDict())
             _known_fresh[engine] = kept
-        for cv, svc in facts.items():
-            kept[1][cv] = svc
+        for cv, entry in entries.items():
+            kept[1][cv] = entry
             kept[1].move_to_end(cv)
         while len(kept[1]) > KEPT_FRESH:
             kept[1].popitem(last=False)
@@ -118,17 +119,48 @@ MODEL_INPUTS = (
     "scans",
     "surveys",
 )
-"""Tables a threat model is computed from (tests/services/test_model_inputs.py checks the
+"""Tables a threat model is computed from (tests/services/test_kept_inputs.py checks the
 list against the statements ``refresh`` runs)."""
+SBOM_INPUTS = ("occurrences", "packages", "sbom_documents")
+"""Read only through each version's current SBOM document: instead of their revisions (which
+every SBOM upload anywhere moves), kept freshness compares the current documents of the
+versions a model's facts were gathered from."""
+_KEYED_INPUTS = tuple(t for t in MODEL_INPUTS if t not in SBOM_INPUTS)
 _PENDING = "meshward.fresh_pending"
 KEPT_FRESH = 5000
 """Versions whose freshness is kept across transactions, per engine (the most recent)."""
+
+
+@dataclass(frozen=True)
+class _Kept:
+    facts: ServiceFacts
+    documents: dict[int, int]
+    """The versions gathered with it (its neighbourhood) -> their current SBOM document, or
+    0 for none: shared by the versions gathered together."""
+
+
 _known_fresh: WeakKeyDictionary[
-    Engine, tuple[tuple[revision.Revision, str], OrderedDict[int, ServiceFacts]]
+    Engine, tuple[tuple[revision.Revision, str], OrderedDict[int, _Kept]]
 ] = WeakKeyDictionary()
 """Per engine: a data revision and KB digest, and the versions whose stored models were
-current at them (with their facts). Any committed change moves the revision and empties
-this."""
+current at them (with their facts). A committed change to a keyed input moves the revision
+and empties this; a new SBOM for a version in a kept neighbourhood is seen by its document."""
+
+
+def _kept_fresh(
+    session: Session, at: tuple[revision.Revision, str], wanted: list[int]
+) -> dict[int, ServiceFacts] | None:
+    """The facts of ``wanted`` when all are known fresh at ``at`` and none of the SBOMs their
+    facts came from has been replaced since."""
+    kept = _known_fresh.get(session.get_bind())  # type: ignore[arg-type]
+    if kept is None or kept[0] != at or not all(cv in kept[1] for cv in wanted):
+        return None
+    entries = [kept[1][cv] for cv in wanted]
+    neighbourhoods = {id(e.documents): e.documents for e in entries}.values()
+    current = current_documents(session, {cv for n in neighbourhoods for cv in n})
+    if any(current.get(cv, 0) != doc for n in neighbourhoods for cv, doc in n.items()):
+        return None
+    return {cv: e.facts for cv, e in zip(wanted, entries, strict=True)}
 
 
 NEEDS_REASON = frozenset({"not_applicable", "risk_accepted"})
@@ -399,13 +431,11 @@ def refresh(
     fresh: dict[int, ServiceFacts] = session.info.get(_FRESH, {})
     if wanted is not None and all(cv in fresh for cv in wanted):
         return RefreshResult(versions=len(wanted))
-    rev = revision.current(session, MODEL_INPUTS) if wanted is not None else None
+    rev = revision.current(session, _KEYED_INPUTS) if wanted is not None else None
     if rev is not None and wanted is not None:
-        engine = session.get_bind()
-        kept = _known_fresh.get(engine)  # type: ignore[arg-type]
-        at = (rev, kb.digest)
-        if kept is not None and kept[0] == at and all(cv in kept[1] for cv in wanted):
-            session.info.setdefault(_FRESH, {}).update({cv: kept[1][cv] for cv in wanted})
+        known = _kept_fresh(session, (rev, kb.digest), wanted)
+        if known is not None:
+            session.info.setdefault(_FRESH, {}).update(known)
             return RefreshResult(versions=len(wanted))
     gathered = gather(session, kb, wanted)
     targets = set(gathered.services) if wanted is None else set(wanted) & set(gathered.services)
@@ -422,8 +452,9 @@ def refresh(
             stored_digests[cv] = digest
     session.info.setdefault(_FRESH, {}).update({cv: gathered.services[cv] for cv in targets})
     if rev is not None:
-        facts = {cv: gathered.services[cv] for cv in targets}
-        session.info[_PENDING] = (session.get_bind(), (rev, kb.digest), facts)
+        documents = {cv: gathered.documents.get(cv, 0) for cv in gathered.services}
+        kept = {cv: _Kept(gathered.services[cv], documents) for cv in targets}
+        session.info[_PENDING] = (session.get_bind(), (rev, kb.digest), kept)
     ids = [cv for cv in ids if stored_digests.get(cv) != digests[cv]]
     result.evaluated = len(ids)
     if not ids:
