@@ -40,7 +40,7 @@ def store(db_url: str) -> Iterator[Store]:
 def forget() -> None:
     impact._catalogs.clear()
     impact._names.clear()
-    impact._api_graphs.clear()
+    impact._API_GRAPH.clear()
     impact._paths_by_engine.clear()
 
 
@@ -220,7 +220,7 @@ def test_a_new_advisory_is_seen_and_the_catalog_stays(store: Store) -> None:
     """Findings are read by every call; a write to them alone leaves the catalog and the API
     graph as they were read."""
     warm(store, "CVE-2099-1001")
-    catalog_before, graph_before = kept_catalog(store), impact._api_graphs[store.engine][1]
+    catalog_before, graph_before = kept_catalog(store), impact._API_GRAPH.value(store.engine)
     record = {
         "id": "GHSA-imp9-aaaa-0009",
         "modified": "2099-01-02T00:00:00Z",
@@ -244,4 +244,4 @@ def test_a_new_advisory_is_seen_and_the_catalog_stays(store: Store) -> None:
         ("reports", "1.0", "3.2.7"),
     ]
     assert kept_catalog(store) is catalog_before
-    assert impact._api_graphs[store.engine][1] is graph_before
+    assert impact._API_GRAPH.value(store.engine) is graph_before

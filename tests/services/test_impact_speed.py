@@ -35,7 +35,7 @@ def names(estate: Session, query: str = "CVE-2099-1001") -> list[str]:
 
 def forget_kept_answers() -> None:
     """As a process that has never answered a blast radius."""
-    impact._api_graphs.clear()
+    impact._API_GRAPH.clear()
     impact._paths_by_engine.clear()
 
 

@@ -111,3 +111,27 @@ def test_another_process_sees_the_change(db_url: str, store: Store) -> None:
         assert _rev(other) == before + 1
     finally:
         other.dispose()
+
+
+def test_kept_values_follow_their_tables(store: Store) -> None:
+    reads: list[int] = []
+    kept: revision.Kept[int] = revision.Kept(["environments"])
+
+    def read() -> int:
+        reads.append(1)
+        return len(reads)
+
+    with store.session() as s:
+        assert kept.get(s, read) == 1
+    with store.session() as s:
+        assert kept.get(s, read) == 1  # kept
+        s.add(Domain(key="domain:default/x", name="x", path="x"))  # another table
+    with store.session() as s:
+        assert kept.get(s, read) == 1
+        catalog.ensure_environment(s, "prod")
+        s.flush()
+        assert kept.get(s, read) == 2  # its own uncommitted write: read afresh, not kept
+    assert kept.value(store.engine) == 1
+    with store.session() as s:
+        assert kept.get(s, read) == 3  # the committed write moved the revision
+        assert kept.get(s, read) == 3

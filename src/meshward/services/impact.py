@@ -1385,8 +1385,8 @@ class _ApiGraph:
 WALKS_KEPT = 32
 
 
-_api_graphs: WeakKeyDictionary[Any, tuple[revision.Revision, _ApiGraph]] = WeakKeyDictionary()
-"""Per engine: the API graph and the revision of ``GRAPH_INPUTS`` it was read at."""
+_API_GRAPH: revision.Kept[_ApiGraph] = revision.Kept(GRAPH_INPUTS)
+"""The API graph, per engine."""
 
 
 @cache
@@ -1409,16 +1409,7 @@ def api_graph(session: Session) -> _ApiGraph:
     (``revision.current`` None) reads its own and keeps nothing: its uncommitted changes are
     seen, and forgotten with it. Kept only if no commit landed while it was read."""
     session.flush()
-    at = revision.current(session, GRAPH_INPUTS)
-    conn = session.connection()
-    if at is not None:
-        cached = _api_graphs.get(conn.engine)
-        if cached is not None and cached[0] == at:
-            return cached[1]
-    graph = _read_api_graph(conn)
-    if at is not None and revision.current(session, GRAPH_INPUTS) == at:
-        _api_graphs[conn.engine] = (at, graph)
-    return graph
+    return _API_GRAPH.get(session, lambda: _read_api_graph(session.connection()))
 
 
 def _read_api_graph(conn: Any) -> _ApiGraph:

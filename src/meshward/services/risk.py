@@ -18,9 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, and_, case, cast, func, literal, or_, select
+from sqlalchemy import and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Float, Text
@@ -163,26 +162,13 @@ def internet_facing_components(session: Session) -> set[int]:
 
 GRAPH_INPUTS = ("components", "relations")
 """Tables the service graph is computed from (API links, internet-facing tags)."""
-_graphs: WeakKeyDictionary[Engine, tuple[Any, ServiceGraph]] = WeakKeyDictionary()
-"""Per engine: the estate's service graph and the data revision it was read at."""
+_GRAPH: revision.Kept[ServiceGraph] = revision.Kept(GRAPH_INPUTS)
 
 
 def service_graph(session: Session) -> ServiceGraph:
-    """The estate's service graph, read again only when the revision of its inputs has moved
-    (reading every link of a large estate is most of a roll-up's or a diff's time). A
-    transaction that has written them reads its own."""
-    at = revision.current(session, GRAPH_INPUTS)
-    engine = session.get_bind()
-    if at is not None:
-        kept = _graphs.get(engine)  # type: ignore[arg-type]
-        if kept is not None and kept[0] == at:
-            return kept[1]
-    graph = read_service_graph(session)
-    # kept only when no commit landed while it was read (READ COMMITTED sees each statement's
-    # latest data): what is stored under a revision is what that revision holds
-    if at is not None and revision.current(session, GRAPH_INPUTS) == at:
-        _graphs[engine] = (at, graph)  # type: ignore[index]
-    return graph
+    """The estate's service graph, kept per engine while the revision of its inputs stands
+    (reading every link of a large estate is most of a roll-up's or a diff's time)."""
+    return _GRAPH.get(session, lambda: read_service_graph(session))
 
 
 def read_service_graph(session: Session) -> ServiceGraph:

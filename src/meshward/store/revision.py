@@ -21,8 +21,9 @@ share.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
@@ -145,6 +146,39 @@ def current(session: Session, tables: Iterable[str] | None = None) -> Revision |
     if wanted is None:
         return (sum(values.values()),)
     return tuple(int(values.get(t, 0)) for t in wanted)
+
+
+_T = TypeVar("_T")
+
+
+class Kept(Generic[_T]):
+    """One value per engine, read again when the revision of ``tables`` has moved. A
+    transaction that has written one of them reads its own and keeps nothing; a value is kept
+    only if no commit to them landed while it was read."""
+
+    def __init__(self, tables: Iterable[str]) -> None:
+        self.tables = tuple(tables)
+        self._by_engine: WeakKeyDictionary[Any, tuple[Revision, _T]] = WeakKeyDictionary()
+
+    def get(self, session: Session, read: Callable[[], _T]) -> _T:
+        at = current(session, self.tables)
+        engine = session.get_bind()
+        if at is not None:
+            kept = self._by_engine.get(engine)
+            if kept is not None and kept[0] == at:
+                return kept[1]
+        value = read()
+        if at is not None and current(session, self.tables) == at:
+            self._by_engine[engine] = (at, value)
+        return value
+
+    def value(self, engine: Any) -> _T | None:
+        """What is kept for ``engine`` (tests look)."""
+        kept = self._by_engine.get(engine)
+        return None if kept is None else kept[1]
+
+    def clear(self) -> None:
+        self._by_engine.clear()
 
 
 def migrating(conn: Connection, on: bool) -> None:
