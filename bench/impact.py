@@ -59,9 +59,9 @@ from bench.estate import api_links, counts
 from meshward.formats.osv import parse_advisory
 from meshward.services.advisories import store_advisories
 from meshward.services.impact import (
-    _api_graphs,
-    _catalogs,
-    _names,
+    _API_GRAPH,
+    _CATALOG,
+    _NAMES,
     _paths_by_engine,
     blast_radius,
 )
@@ -567,7 +567,7 @@ def _cold(call: Any) -> tuple[float, float]:
     """Wall and CPU time of a call with no dependency path nor consumer walk known yet (a
     first call). What is kept per data revision (the catalog, the API graph) stays."""
     _paths_by_engine.clear()
-    for _, graph in _api_graphs.values():
+    for graph in _API_GRAPH.values():
         graph.walks.clear()
     return _timed(call)
 
@@ -580,9 +580,9 @@ def _after_write(call: Any) -> tuple[tuple[float, float], tuple[float, float]]:
     graph and the part of the catalog its answer needs, the second the whole catalog (and,
     for a bare name, the package names). A write to findings, advisories or SBOMs of
     existing versions keeps the catalog and the graph."""
-    _catalogs.clear()
-    _api_graphs.clear()
-    _names.clear()
+    _CATALOG.clear()
+    _API_GRAPH.clear()
+    _NAMES.clear()
     return _timed(call), _timed(call)
 
 

@@ -38,8 +38,8 @@ def store(db_url: str) -> Iterator[Store]:
 
 
 def forget() -> None:
-    impact._catalogs.clear()
-    impact._names.clear()
+    impact._CATALOG.clear()
+    impact._NAMES.clear()
     impact._API_GRAPH.clear()
     impact._paths_by_engine.clear()
 
@@ -51,8 +51,7 @@ def answer(store: Store, query: str = "CVE-2099-1001", **kwargs: Any) -> dict[st
 
 
 def kept_catalog(store: Store) -> impact._Catalog | None:
-    kept = impact._catalogs.get(store.engine)
-    return None if kept is None else kept[1]
+    return impact._CATALOG.value(store.engine)
 
 
 def test_the_whole_catalog_is_read_on_the_second_call_at_a_revision(store: Store) -> None:
@@ -160,8 +159,7 @@ def test_a_committed_sbom_and_its_finding_are_seen(store: Store) -> None:
 
 def test_a_committed_package_name_is_found_by_a_bare_name(store: Store) -> None:
     warm(store, "log4j-core")
-    kept = impact._names.get(store.engine)
-    assert kept is not None and kept[1] is not None  # the package names are kept
+    assert impact._NAMES.value(store.engine) is not None  # the package names are kept
     brand_new = "pkg:npm/brand-new@1.0.0"
     with pytest.raises(impact.NotFoundError):
         answer(store, "brand-new")

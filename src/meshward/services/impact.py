@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -428,7 +428,7 @@ def _named_packages(session: Session, name: str) -> tuple[int, ...]:
         lname.like("%:" + _like_escape(name), escape="\\"),
         lname.like("%/" + _like_escape(name), escape="\\"),
     )
-    index = _kept(_names, session, NAME_INPUTS, _read_package_names)
+    index = _NAMES.settled(session, lambda: _read_package_names(session.connection()))
     if index is None:
         return tuple(sorted(session.scalars(select(Package.id).where(matches)).all()))
     folded = name.casefold()
@@ -671,44 +671,11 @@ NAME_INPUTS = ("packages",)
 GRAPH_INPUTS = ("components", "relations")
 """Tables the API graph is read from."""
 
-_catalogs: WeakKeyDictionary[Any, tuple[revision.Revision, _Catalog | None]] = WeakKeyDictionary()
-"""Per engine: the estate's ``_Catalog`` and the revision of its inputs it was read at (None:
-that revision was seen once, and nothing read yet)."""
-_names: WeakKeyDictionary[Any, tuple[revision.Revision, _PackageNames | None]] = WeakKeyDictionary()
-"""Per engine: the package names, likewise."""
-
-_T = TypeVar("_T")
-
-
-def _kept(
-    cache: WeakKeyDictionary[Any, tuple[revision.Revision, _T | None]],
-    session: Session,
-    tables: tuple[str, ...],
-    read: Callable[[Any], _T],
-) -> _T | None:
-    """What ``read`` gives of the estate, kept per engine and revision of ``tables``; None
-    when the caller must read the part it needs: in a transaction that has written one of
-    ``tables``, and on the *first* call at a revision.
-
-    The whole is read on the second call at a revision (the catalog of a 5,000-service
-    estate: ~100 ms, against ~15 ms for the part a large answer needs): where writes come
-    faster than blast radii, reading it after each would cost more than it saves. It is kept
-    only if no commit landed while it was read (each statement of a READ COMMITTED
-    transaction sees the latest data): what is kept under a revision is what it holds."""
-    at = revision.current(session, tables)
-    if at is None:
-        return None
-    conn = session.connection()
-    kept = cache.get(conn.engine)
-    if kept is None or kept[0] != at:
-        cache[conn.engine] = (at, None)
-        return None
-    if kept[1] is not None:
-        return kept[1]
-    whole = read(conn)
-    if revision.current(session, tables) == at:
-        cache[conn.engine] = (at, whole)
-    return whole
+_CATALOG: revision.Kept[_Catalog] = revision.Kept(CATALOG_INPUTS)
+"""The estate's ``_Catalog`` per engine, read whole on the second call at a revision (a
+5,000-service estate's: ~100 ms, against ~15 ms for the part a large answer needs)."""
+_NAMES: revision.Kept[_PackageNames] = revision.Kept(NAME_INPUTS)
+"""The package names per engine, likewise."""
 
 
 @dataclass(frozen=True)
@@ -920,7 +887,7 @@ def _blast_radius(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         _custom_plans(conn)
-    kept = _kept(_catalogs, session, CATALOG_INPUTS, lambda c: _read_catalog(c, None))
+    kept = _CATALOG.settled(session, lambda: _read_catalog(conn, None))
     target = _resolve(session, query)
     env_id = catalog.get_environment(session, environment).id if environment else None
     statements = _statements("advisory" if target.kind == "advisory" else "package")

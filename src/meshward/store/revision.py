@@ -154,28 +154,50 @@ _T = TypeVar("_T")
 class Kept(Generic[_T]):
     """One value per engine, read again when the revision of ``tables`` has moved. A
     transaction that has written one of them reads its own and keeps nothing; a value is kept
-    only if no commit to them landed while it was read."""
+    only if no commit to them landed while it was read (each statement of a READ COMMITTED
+    transaction sees the latest data: what is kept under a revision is what it holds)."""
 
     def __init__(self, tables: Iterable[str]) -> None:
         self.tables = tuple(tables)
-        self._by_engine: WeakKeyDictionary[Any, tuple[Revision, _T]] = WeakKeyDictionary()
+        self._by_engine: WeakKeyDictionary[Any, tuple[Revision, _T | None]] = WeakKeyDictionary()
 
     def get(self, session: Session, read: Callable[[], _T]) -> _T:
+        """The kept value, or ``read()`` (kept when it may be)."""
         at = current(session, self.tables)
-        engine = session.get_bind()
         if at is not None:
-            kept = self._by_engine.get(engine)
-            if kept is not None and kept[0] == at:
+            kept = self._by_engine.get(session.get_bind())
+            if kept is not None and kept[0] == at and kept[1] is not None:
                 return kept[1]
+        return self._read(session, at, read)
+
+    def settled(self, session: Session, read: Callable[[], _T]) -> _T | None:
+        """Like ``get``, but None (the caller reads only the part it needs) in a transaction
+        that has written one of ``tables`` and on the first call at a revision: the whole is
+        read on the second, so where writes come faster than reads it is never read in vain."""
+        at = current(session, self.tables)
+        if at is None:
+            return None
+        engine = session.get_bind()
+        kept = self._by_engine.get(engine)
+        if kept is None or kept[0] != at:
+            self._by_engine[engine] = (at, None)
+            return None
+        return kept[1] if kept[1] is not None else self._read(session, at, read)
+
+    def _read(self, session: Session, at: Revision | None, read: Callable[[], _T]) -> _T:
         value = read()
         if at is not None and current(session, self.tables) == at:
-            self._by_engine[engine] = (at, value)
+            self._by_engine[session.get_bind()] = (at, value)
         return value
 
     def value(self, engine: Any) -> _T | None:
-        """What is kept for ``engine`` (tests look)."""
+        """What is kept for ``engine`` (tests and benchmarks look)."""
         kept = self._by_engine.get(engine)
         return None if kept is None else kept[1]
+
+    def values(self) -> list[_T]:
+        """Every engine's kept value."""
+        return [value for _, value in self._by_engine.values() if value is not None]
 
     def clear(self) -> None:
         self._by_engine.clear()
