@@ -27,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench.impact import build_estate
 from meshward.api.app import create_app, tune_gc
 from meshward.services import auth, rollup, threat_models
+from meshward.store import revision
 from meshward.store.db import Store
 from meshward.store.models import (
     Advisory,
@@ -133,19 +134,6 @@ def _pages(url: str) -> list[tuple[str, str]]:
     ]
 
 
-def _move_revisions(store: Store, tables: list[str]) -> None:
-    """What a committed write to ``tables`` does to every kept read (``store.revision``)."""
-    with store.engine.begin() as conn:
-        for table in tables:
-            conn.execute(
-                text(
-                    "INSERT INTO data_revision (name, value) VALUES (:t, 1) "
-                    "ON CONFLICT (name) DO UPDATE SET value = data_revision.value + 1"
-                ),
-                {"t": table.strip()},
-            )
-
-
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
@@ -186,7 +174,7 @@ def main() -> None:
             times = []
             for _ in range(args.repeat):
                 if args.after_write:
-                    _move_revisions(app.state.store, args.after_write.split(","))
+                    revision.move(app.state.store.engine, args.after_write.split(","))
                 started = time.perf_counter()
                 client.get(path)
                 times.append((time.perf_counter() - started) * 1e3)
