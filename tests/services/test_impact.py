@@ -10,6 +10,7 @@ gamma has Maven log4j-core 2.14.1, web has npm log4j-core 1.0.0 through express.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -274,7 +275,7 @@ def test_cycle_through_the_affected_component_ends(estate: Session) -> None:
         ("gamma", "1.0", "direct", ["gamma@1.0", LOG4J_MAVEN], "2.15.0")
     ]
     # gamma is called by beta, beta by alpha, alpha by gamma again: it stops there
-    assert [c.__dict__ for c in r.consumers] == [
+    assert [asdict(c) for c in r.consumers] == [
         consumer("beta", 1, ["gamma", "gamma-api", "beta"]),
         consumer("alpha", 2, ["gamma", "gamma-api", "beta", "beta-api", "alpha"]),
     ]

@@ -40,8 +40,9 @@ def store(db_url: str) -> Iterator[Store]:
 def forget() -> None:
     impact._CATALOG.clear()
     impact._NAMES.clear()
+    impact._DOCUMENTS.clear()
     impact._API_GRAPH.clear()
-    impact._paths_by_engine.clear()
+    impact._placements_by_engine.clear()
 
 
 def answer(store: Store, query: str = "CVE-2099-1001", **kwargs: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ QUERIES = ["CVE-2099-1001", "CVE-2099-1003", "pkg:pypi/django", "log4j-core", "l
 
 
 def answer(session: Session, query: str, **kwargs: Any) -> dict[str, Any]:
-    impact._paths_by_engine.clear()  # no path known: read from the database
+    impact._placements_by_engine.clear()  # no path known: read from the database
     return blast_radius(session, query, at=t("2025-01-01"), **kwargs).to_dict()
 
 

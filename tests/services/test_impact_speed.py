@@ -36,7 +36,7 @@ def names(estate: Session, query: str = "CVE-2099-1001") -> list[str]:
 def forget_kept_answers() -> None:
     """As a process that has never answered a blast radius."""
     impact._API_GRAPH.clear()
-    impact._paths_by_engine.clear()
+    impact._placements_by_engine.clear()
 
 
 def test_consumer_limit_lists_the_nearest_and_counts_them_all(estate: Session) -> None:

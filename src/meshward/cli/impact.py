@@ -136,7 +136,7 @@ def blast_radius_command(
         remote,
     )
     if json:
-        emit_json(result.to_dict())
+        emit_json(result.json_fields())
     else:
         console.print(render_tree(result))
         if result.page is not None and result.page.next_offset is not None:

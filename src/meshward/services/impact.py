@@ -54,7 +54,7 @@ import heapq
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
@@ -107,7 +107,7 @@ _COMPARATOR = re.compile(r"^\s*(>=|<=|!=|==|=|>|<)\s*([^\s<>=!,]+)\s*$")
 # ---------------------------------------------------------------- the answer
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Vulnerability:
     """One vulnerability affecting one package of one component version (a finding)."""
 
@@ -118,7 +118,7 @@ class Vulnerability:
     state: str
 
 
-@dataclass
+@dataclass(slots=True)
 class AffectedComponent:
     component: str
     key: str
@@ -163,7 +163,7 @@ class AdvisoryView:
     """For each affected package version held in the estate, its smallest fix."""
 
 
-@dataclass
+@dataclass(slots=True)
 class AppVersionHit:
     application: str
     version: str
@@ -173,7 +173,7 @@ class AppVersionHit:
     """The affected members, ``component@version``."""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RunningVersion:
     environment: str
     production: bool
@@ -182,7 +182,7 @@ class RunningVersion:
     since: str
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Consumer:
     component: str
     key: str
@@ -226,10 +226,15 @@ class BlastRadius:
     """Set when the affected versions were asked for a page at a time."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form; ``page`` only when paged. Through orjson, which reads dataclasses
-        natively: ~10x faster than ``dataclasses.asdict`` on an answer of thousands of
-        versions (asdict deep-copies every field)."""
-        data: dict[str, Any] = orjson.loads(orjson.dumps(self))
+        """The JSON form as plain values; ``page`` only when paged."""
+        data: dict[str, Any] = orjson.loads(orjson.dumps(self.json_fields()))
+        return data
+
+    def json_fields(self) -> dict[str, Any]:
+        """The JSON form's top level, with the lists' dataclasses left as they are, for a
+        writer that reads dataclasses natively (orjson): the API and the CLI write an answer
+        of thousands of versions in one pass instead of making it into dicts first."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.page is None:
             del data["page"]
         return data
@@ -245,6 +250,9 @@ class ResultPage:
     total: int
     """Rows of ``components`` in the whole answer (a version hit by two packages: two)."""
     next_offset: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 # ---------------------------------------------------------------- reading the query
@@ -581,10 +589,9 @@ class _Catalog:
     deployments: dict[int, list[tuple[int, datetime, datetime | None, int]]]
     """Component version -> its deployments: (environment id, start, end or None, naive UTC,
     place in ``running``)."""
-    running: list[tuple[str, bool, str, str, str]]
-    """Every deployment as the answer lists it (environment, production, component, version,
-    since), in the answer's order: production first, then environment, component, version,
-    since."""
+    running: list[RunningVersion]
+    """Every deployment as the answer lists it, in the answer's order: production first, then
+    environment, component, version, since. Made once and shared by every answer (frozen)."""
     memberships: dict[int, list[int]]
     """Component version -> the places in ``app_versions`` of the application versions that
     hold it."""
@@ -628,12 +635,12 @@ def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
             ((not production, env, name, version, started), cv, env_id, ended)
         )
     listed_deployments.sort(key=itemgetter(0))
-    running: list[tuple[str, bool, str, str, str]] = []
+    running: list[RunningVersion] = []
     deployments: dict[int, list[tuple[int, datetime, datetime | None, int]]] = defaultdict(list)
     for place, ((elsewhere, env, name, version, started), cv, env_id, ended) in enumerate(
         listed_deployments
     ):
-        running.append((env, not elsewhere, name, version, _iso(started)))
+        running.append(RunningVersion(env, not elsewhere, name, version, _iso(started)))
         deployments[cv].append((env_id, started, ended, place))
 
     members = read(members_q, "versions", versions)
@@ -927,8 +934,9 @@ def _blast_radius(
         shown = sorted(entries, key=place)[offset:]
     else:  # only the page is put in order
         shown = heapq.nsmallest(offset + limit, entries, key=place)[offset:]
-    if target.kind == "advisory":  # each row carries its one finding: those shown suffice
-        vulns = _vulnerabilities((*key, *entries[key][2:]) for key in shown)
+    findings: Callable[[tuple[int, int]], Iterable[tuple[Any, ...]]]
+    if target.kind == "advisory":  # each row carries its one finding
+        findings = lambda key: (entries[key][2:],)  # noqa: E731
         fixes: Iterable[tuple[str, str | None, str]] = (  # thousands of rows, a few packages
             (name, fixed, packages[pkg][0])
             for name, fixed, pkg in dict.fromkeys((r[2], r[5], r[1]) for r in entries.values())
@@ -937,44 +945,22 @@ def _blast_radius(
         vulns = _vulnerabilities(
             r for r in run(statements.vulnerabilities) if (r[0], r[1]) in entries
         )
+        findings = lambda key: vulns.get(key, ())  # noqa: E731
         fixes = (
             (name, fixed, packages[key[1]][0])
             for key, found in vulns.items()
             for name, _, _, fixed, _ in found
         )
 
-    running = sorted(p for cv in versions for p in live.get(cv, ()))
-    occurrences: dict[tuple[int, int], list[_Occurrence]] = defaultdict(list)
-    digests: dict[int, str] = {}
-    for start in range(0, len(shown), CHUNK):
-        part = set(shown[start : start + CHUNK])
-        found = run(
-            _occurrence_statement(),
-            {"versions": sorted({v for v, _ in part}), "packages": sorted({p for _, p in part})},
-        )
-        for cv, pkg, doc, ref, kind, parent, digest in found:
-            if (cv, pkg) in part:  # the two lists also pair versions and packages of no hit
-                occurrences[(cv, pkg)].append((doc, ref, kind, parent))
-                digests[doc] = digest
-
-    def read(statement: Any) -> Callable[[list[int], list[str]], Sequence[Any]]:
-        return lambda documents, refs: run(statement, {"documents": documents, "refs": refs})
-
-    paths = _known_paths(
-        conn, occurrences, digests, read(_walk_statement()), read(_chain_statement())
-    )
-
-    def environments(cv: int) -> list[str]:
-        return sorted({known.running[p][0] for p in live.get(cv, ())})
-
-    components = _components(shown, known, packages, occurrences, vulns, paths, environments)
+    placements = _placements(session, run, shown)
+    components = _components(shown, known, packages, placements, findings, live)
     advisories = _advisories(session, fixes, target.vulnerability)
     graph = api_graph(session)
     consumers, consumer_count = _consumers(graph, sources, lists.consumers, visible)
 
-    listed = running if lists.environments is None else running[: lists.environments]
-    deployed = [RunningVersion(*known.running[p]) for p in listed]
+    running = sorted(p for cv in versions for p in live.get(cv, ()))
     runs = [known.running[p] for p in running]
+    deployed = runs if lists.environments is None else runs[: lists.environments]
     apps, app_versions = _applications(versions, known, lists.applications)
     page = None
     if limit is not None or offset:
@@ -990,8 +976,8 @@ def _blast_radius(
         "component_versions": len(versions),
         "applications": len({known.app_versions[place][0] for place in app_versions}),
         "application_versions": len(app_versions),
-        "environments": len({env for env, *_ in runs}),
-        "running": len({(env, component, version) for env, _, component, version, _ in runs}),
+        "environments": len({r.environment for r in runs}),
+        "running": len({(r.environment, r.component, r.version) for r in runs}),
         "consumers": consumer_count,
     }
     return BlastRadius(
@@ -1039,8 +1025,8 @@ def _packages(
 ) -> dict[int, _PackageInfo]:
     out: dict[int, _PackageInfo] = {}
     for start in range(0, len(ids), CHUNK):
-        for pkg, *fields in run(_package_statement(), {"ids": ids[start : start + CHUNK]}):
-            out[pkg] = tuple(fields)  # type: ignore[assignment]
+        for pkg, *columns in run(_package_statement(), {"ids": ids[start : start + CHUNK]}):
+            out[pkg] = tuple(columns)  # type: ignore[assignment]
     return out
 
 
@@ -1056,69 +1042,150 @@ def _vulnerabilities(rows: Iterable[Any]) -> _Vulns:
     return out
 
 
-def _vulnerability_list(found: Iterable[tuple[Any, ...]]) -> list[Vulnerability]:
-    """Highest score first, then severity, then name."""
-    items = [Vulnerability(*f) for f in found]
-    if len(items) > 1:
-        items.sort(
-            key=lambda v: (-(v.score or 0.0), -SEVERITY_RANK.get(v.severity, 0), v.vulnerability)
-        )
-    return items
+_Placement = tuple[str, tuple[str, ...]]
+"""Where a package sits in an SBOM: its dependency kind (``root``, ``direct``,
+``transitive``, ``unknown``) and its shortest path from a root (labels, root first; empty
+when no root reaches it), over all its occurrences there."""
 
+_UNPLACED: _Placement = ("unknown", ())
 
-PATHS_KEPT = 100_000
-"""Dependency paths kept per engine (a few hundred bytes each)."""
+PLACEMENTS_KEPT = 100_000
+"""Placements kept per engine (a few hundred bytes each)."""
 
-_Paths = dict[tuple[int, str], tuple[str, ...]]
-_paths_by_engine: WeakKeyDictionary[Any, dict[tuple[int, str, str], tuple[str, ...]]] = (
+_placements_by_engine: WeakKeyDictionary[Any, dict[tuple[int, str, int], _Placement]] = (
     WeakKeyDictionary()
 )
+"""(document, digest, package) -> its placement. A stored SBOM never changes (a new upload is
+a new document), so a placement found once holds for good; the digest guards against a
+document id used again after a delete."""
+
+DOCUMENT_INPUTS = ("sbom_documents",)
+"""What ``_DOCUMENTS`` is read from: every SBOM upload moves it."""
+
+_DOCUMENTS: revision.Kept[dict[int, tuple[int, str]]] = revision.Kept(DOCUMENT_INPUTS)
+"""Component version -> (its current SBOM document, that document's digest), per engine:
+read whole on the second call at a revision (~20,000 rows), the part a query needs before."""
 
 
-def _known_paths(
+@cache
+def _documents_statement(restricted: bool) -> Any:
+    statement = select(
+        SbomDocument.component_version_id, SbomDocument.id, SbomDocument.digest
+    ).where(SbomDocument.current.is_(True))
+    if restricted:
+        some: Any = bindparam("versions", expanding=True)
+        statement = statement.where(SbomDocument.component_version_id.in_(some))
+    return statement
+
+
+def _read_documents(conn: Any, versions: Sequence[int] | None) -> dict[int, tuple[int, str]]:
+    """Component version -> (current document, digest): the estate's (``versions`` None) or
+    some versions'."""
+    statement = _documents_statement(versions is not None)
+    if versions is None:
+        return {cv: (doc, digest) for cv, doc, digest in conn.execute(statement)}
+    out: dict[int, tuple[int, str]] = {}
+    for start in range(0, len(versions), CHUNK):
+        part = list(versions[start : start + CHUNK])
+        out.update(
+            (cv, (doc, digest)) for cv, doc, digest in conn.execute(statement, {"versions": part})
+        )
+    return out
+
+
+def _placements(
+    session: Session,
+    run: Callable[[Any, dict[str, Any]], Sequence[Any]],
+    shown: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], _Placement]:
+    """(component version, package) -> the package's placement in the version's current
+    SBOM, for each hit shown. Kept by document (``_placements_by_engine``): a call reads the
+    occurrences, and their paths, only of the hits whose document it has not placed yet."""
+    conn = session.connection()
+    wanted = {cv for cv, _ in shown}
+    documents = _DOCUMENTS.settled(session, lambda: _read_documents(conn, None))
+    if documents is None or not wanted <= documents.keys():
+        documents = _read_documents(conn, sorted(wanted))
+    kept = _placements_by_engine.setdefault(conn.engine, {})
+    out: dict[tuple[int, int], _Placement] = {}
+    missing: list[tuple[int, int]] = []
+    for key in shown:
+        doc = documents.get(key[0])
+        placed = None if doc is None else kept.get((*doc, key[1]))
+        if placed is None:
+            missing.append(key)
+        else:
+            out[key] = placed
+    if missing:
+        found = _place(conn, run, missing)
+        if len(kept) + len(found) > PLACEMENTS_KEPT:
+            kept.clear()
+        for key, (kept_as, placed) in found.items():
+            kept[kept_as] = out[key] = placed
+    return out
+
+
+def _place(
     conn: Any,
+    run: Callable[[Any, dict[str, Any]], Sequence[Any]],
+    hits: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], tuple[tuple[int, str, int], _Placement]]:
+    """Each hit's placement, read from its occurrences in its version's current SBOM: the
+    one with the shortest path wins, then the closer kind, then the ref. With the key it is
+    kept under: (document, digest, package)."""
+    occurrences: dict[tuple[int, int], list[_Occurrence]] = defaultdict(list)
+    digests: dict[int, str] = {}
+    for start in range(0, len(hits), CHUNK):
+        part = set(hits[start : start + CHUNK])
+        found = run(
+            _occurrence_statement(),
+            {"versions": sorted({v for v, _ in part}), "packages": sorted({p for _, p in part})},
+        )
+        for cv, pkg, doc, ref, kind, parent, digest in found:
+            if (cv, pkg) in part:  # the two lists also pair versions and packages of no hit
+                occurrences[(cv, pkg)].append((doc, ref, kind, parent))
+                digests[doc] = digest
+
+    def read(statement: Any) -> Callable[[list[int], list[str]], Sequence[Any]]:
+        return lambda documents, refs: run(statement, {"documents": documents, "refs": refs})
+
+    paths = _paths(occurrences, read(_walk_statement()), read(_chain_statement()))
+    out: dict[tuple[int, int], tuple[tuple[int, str, int], _Placement]] = {}
+    for key, held in occurrences.items():
+        best: tuple[int, int, str] | None = None
+        placed = _UNPLACED
+        for doc, ref, kind, _ in held:
+            path = paths.get((doc, ref), ())
+            rank = (len(path) if path else 1 << 30, _KIND_ORDER.get(kind, 3), ref)
+            if best is None or rank < best:
+                best, placed = rank, (kind, path)
+        doc = held[0][0]
+        out[key] = ((doc, digests[doc], key[1]), placed)
+    return out
+
+
+_Paths = dict[tuple[int, str], tuple[str, ...]]
+
+
+def _paths(
     occurrences: dict[tuple[int, int], list[_Occurrence]],
-    digests: dict[int, str],
     walk: Callable[[list[int], list[str]], Sequence[Any]],
     chains: Callable[[list[int], list[str]], Sequence[Any]],
 ) -> _Paths:
-    """(document, ref) -> shortest dependency path, for each of ``occurrences``.
-
-    A stored SBOM never changes (a new upload is a new document), so a path found once is
-    kept, by document, digest and ref. A path not known yet is read off the chain stored at
-    ingest (``Occurrence.path_parent_ref``: one short chain per package) or, when an
-    occurrence predates it, off the edges the recursive walk collects (``walk``), which
-    reads every ancestor edge of each package (~0.15 ms per affected version)."""
-    kept = _paths_by_engine.setdefault(conn.engine, {})
-    keys: dict[tuple[int, str], tuple[int, str, str]] = {}
-    parents: dict[tuple[int, str], str | None] = {}
-    for held in occurrences.values():
-        for doc, ref, _, parent in held:
-            keys[(doc, ref)] = (doc, digests[doc], ref)
-            parents[(doc, ref)] = parent
-    out: _Paths = {}
-    missing: list[tuple[int, str]] = []
-    for target, key in keys.items():
-        path = kept.get(key)
-        if path is None:
-            missing.append(target)
-        else:
-            out[target] = path
-    if not missing:
-        return out
-    stored = all(parents[t] is not None for t in missing)
+    """(document, ref) -> shortest dependency path, for each of ``occurrences``: read off the
+    chain stored at ingest (``Occurrence.path_parent_ref``: one short chain per package) or,
+    when an occurrence predates it, off the edges the recursive walk collects (``walk``),
+    which reads every ancestor edge of each package (~0.15 ms per affected version)."""
+    parents = {(doc, ref): parent for held in occurrences.values() for doc, ref, _, parent in held}
+    targets = list(parents)
+    stored = all(parent is not None for parent in parents.values())
     rows: list[Any] = []
-    for start in range(0, len(missing), CHUNK):
-        part = missing[start : start + CHUNK]
+    for start in range(0, len(targets), CHUNK):
+        part = targets[start : start + CHUNK]
         rows += (chains if stored else walk)(
             sorted({d for d, _ in part}), sorted({r for _, r in part})
         )
-    found = _chain_paths(rows, missing) if stored else _dependency_paths(rows, set(missing))
-    if len(kept) + len(missing) > PATHS_KEPT:
-        kept.clear()
-    for target in missing:
-        out[target] = kept[keys[target]] = found.get(target, ())
-    return out
+    return _chain_paths(rows, targets) if stored else _dependency_paths(rows, set(targets))
 
 
 def _chain_paths(rows: Sequence[Any], targets: Iterable[tuple[int, str]]) -> _Paths:
@@ -1211,52 +1278,67 @@ def _components(
     shown: Iterable[tuple[int, int]],
     known: _Catalog,
     packages: dict[int, _PackageInfo],
-    occurrences: dict[tuple[int, int], list[_Occurrence]],
-    vulns: _Vulns,
-    paths: _Paths,
-    environments: Callable[[int], list[str]],
+    placements: dict[tuple[int, int], _Placement],
+    findings: Callable[[tuple[int, int]], Iterable[tuple[Any, ...]]],
+    live: dict[int, list[int]],
 ) -> list[AffectedComponent]:
-    """The answer's rows for these hits, in their order: each with its shortest path over
-    its occurrences (then the closer kind, then the ref) and where it runs
-    (``environments``)."""
-    upgrades: dict[tuple[str | None, tuple[str | None, ...]], str | None] = {}
+    """The answer's rows for these hits, in their order: each with its placement, its
+    vulnerabilities (highest score first, then severity, then name), the upgrade that clears
+    them and where its version runs (``live``: places in ``known.running``).
+
+    What rows share is worked out once: a version's fields and environments, and for a
+    package and its findings, the ``Vulnerability`` objects (frozen, shared) and the upgrade."""
+    versions: dict[int, tuple[str, str, str | None, str, list[str]]] = {}
+    judged: dict[tuple[Any, ...], tuple[list[Vulnerability], str | None]] = {}
+    info, running = known.versions, known.running
     out = []
     for key in shown:
         cv, pkg = key
-        component, component_key, owner, version = known.versions[cv]
+        version = versions.get(cv)
+        if version is None:
+            places = live.get(cv, ())
+            version = versions[cv] = (
+                *info[cv],
+                sorted({running[place].environment for place in places}) if places else [],
+            )
         purl, package, ecosystem, installed = packages[pkg]
-        best: tuple[int, int, str] | None = None
-        best_path: tuple[str, ...] = ()
-        best_kind = "unknown"
-        for doc, ref, kind, _ in occurrences.get(key, ()):
-            path = paths.get((doc, ref), ())
-            rank = (len(path) if path else 1 << 30, _KIND_ORDER.get(kind, 3), ref)
-            if best is None or rank < best:
-                best, best_path, best_kind = rank, path, kind
-        if best_kind == "root" and not best_path:
-            best_path = (purl,)
-        found = _vulnerability_list(vulns.get(key, ()))
-        fixes = (ecosystem, tuple(v.fixed_version for v in found))
-        if fixes not in upgrades:  # most rows of an answer share their fixes
-            upgrades[fixes] = clearing_upgrade(*fixes)
+        kind, path = placements.get(key, _UNPLACED)
+        if kind == "root" and not path:
+            path = (purl,)
+        held: tuple[Any, ...] = (pkg, *findings(key))
+        verdict = judged.get(held)
+        if verdict is None:
+            verdict = judged[held] = _judge(ecosystem, held[1:])
         out.append(
             AffectedComponent(
-                component=component,
-                key=component_key,
-                owner=owner,
-                version=version,
-                purl=purl,
-                package=package,
-                ecosystem=ecosystem,
-                installed=installed,
-                dependency=best_kind,
-                path=list(best_path),
-                vulnerabilities=found,
-                upgrade_to=upgrades[fixes],
-                environments=environments(cv),
+                version[0],
+                version[1],
+                version[2],
+                version[3],
+                purl,
+                package,
+                ecosystem,
+                installed,
+                kind,
+                list(path),
+                list(verdict[0]),
+                verdict[1],
+                list(version[4]),
             )
         )
     return out
+
+
+def _judge(
+    ecosystem: str | None, findings: Sequence[tuple[Any, ...]]
+) -> tuple[list[Vulnerability], str | None]:
+    """A package's findings as the answer lists them (highest score first, then severity,
+    then name) and the smallest upgrade that clears them all."""
+    found = [Vulnerability(*f) for f in findings]
+    found.sort(
+        key=lambda v: (-(v.score or 0.0), -SEVERITY_RANK.get(v.severity, 0), v.vulnerability)
+    )
+    return found, clearing_upgrade(ecosystem, [v.fixed_version for v in found])
 
 
 def clearing_upgrade(ecosystem: str | None, fixes: Iterable[str | None]) -> str | None:
@@ -1342,11 +1424,25 @@ class _ApiGraph:
     names: dict[str, str]
     owners: dict[str, str | None]
     rank: dict[str, int]
-    walks: dict[frozenset[tuple[str, str]], tuple[list[list[str]], dict[str, str]]] = field(
-        default_factory=dict, compare=False
-    )
+    walks: dict[frozenset[tuple[str, str]], _Walk] = field(default_factory=dict, compare=False)
     """The last ``WALKS_KEPT`` walks, by their sources: a query asked again, or paged
     through, walks the same graph from the same components."""
+
+
+@dataclass
+class _Walk:
+    """A breadth-first walk from some affected components: the consumers reached at each
+    depth, in listing order (name, then key), and each one's caller on its path."""
+
+    levels: list[list[str]]
+    came_from: dict[str, str]
+    listed: list[Consumer] | None = None
+    """Every consumer, made once when an answer first lists them all (they are frozen, and
+    their paths are never changed: every answer from this walk shares them)."""
+
+    @property
+    def count(self) -> int:
+        return sum(len(level) for level in self.levels)
 
 
 WALKS_KEPT = 32
@@ -1411,9 +1507,9 @@ def _read_api_graph(conn: Any) -> _ApiGraph:
     return _ApiGraph(dict(consumers), via, names, owners, rank)
 
 
-def _walk(graph: _ApiGraph, sources: dict[str, str]) -> tuple[list[list[str]], dict[str, str]]:
-    """The components reached at each depth, in the order reached, and each one's caller
-    on its path: breadth-first from ``sources`` in name order."""
+def _walk(graph: _ApiGraph, sources: dict[str, str]) -> _Walk:
+    """Breadth-first from ``sources`` in name order, each provider's consumers in name
+    order, so the path found is the same on every run; one back-link per component."""
     kept = graph.walks.get(key := frozenset(sources.items()))
     if kept is not None:
         return kept
@@ -1430,12 +1526,13 @@ def _walk(graph: _ApiGraph, sources: dict[str, str]) -> tuple[list[list[str]], d
                     seen.add(consumer)
                     came_from[consumer] = current
                     reached.append(consumer)
-        levels.append(reached)
+        if reached:
+            levels.append(sorted(reached, key=graph.rank.__getitem__))
         level = reached
     if len(graph.walks) >= WALKS_KEPT:
         graph.walks.pop(next(iter(graph.walks)), None)
-    graph.walks[key] = (levels, came_from)
-    return levels, came_from
+    walk = graph.walks[key] = _Walk(levels, came_from)
+    return walk
 
 
 def _consumers(
@@ -1449,36 +1546,37 @@ def _consumers(
     components are not listed again, and with ``visible`` only those keys are listed and
     counted. Returns the first ``limit`` of them (by depth, then name) and how many there are.
 
-    Breadth-first, a depth at a time, from the affected components in name order, each
-    provider's consumers in name order, so the path found is the same on every run; the
-    walk keeps one back-link per component and spells out only the paths it returns."""
-    names = graph.names
-    levels, came_from = _walk(graph, sources)
-    paths: dict[str, list[str]] = {}
+    Paths are spelled out only for the consumers listed (and their callers); the whole list,
+    once made, is kept with its walk (``_Walk.listed``)."""
+    walk = _walk(graph, sources)
+    if visible is None and walk.listed is not None:
+        listed = walk.listed if limit is None else walk.listed[:limit]
+        return list(listed), len(walk.listed)
+    names, owners, via, came_from = graph.names, graph.owners, graph.via, walk.came_from
+    paths: dict[str, list[str]] = {key: [name] for key, name in sources.items()}
 
     def path_to(key: str) -> list[str]:
         """Root first; a consumer's path is its caller's plus one hop, each built once."""
         up = [key]
-        while up[-1] not in paths and up[-1] in came_from:
+        while up[-1] not in paths:
             up.append(came_from[up[-1]])
-        if up[-1] not in paths:
-            paths[up[-1]] = [sources[up[-1]]]
         for provider, node in zip(reversed(up[1:]), reversed(up[:-1]), strict=True):
-            paths[node] = [*paths[provider], graph.via[(provider, node)], names[node]]
+            paths[node] = [*paths[provider], via[(provider, node)], names[node]]
         return paths[key]
 
     count = 0
     out: list[Consumer] = []
-    for depth, reached in enumerate(levels, 1):
+    for depth, reached in enumerate(walk.levels, 1):
         if visible is not None:
             reached = [k for k in reached if k in visible]
         count += len(reached)
         room = len(reached) if limit is None else min(len(reached), limit - len(out))
-        if room <= 0:
-            continue
-        for key in sorted(reached, key=graph.rank.__getitem__)[:room]:
+        for key in reached[: max(room, 0)]:
             path = path_to(key)
-            out.append(Consumer(names[key], key, graph.owners[key], depth, path[0], list(path)))
+            out.append(Consumer(names[key], key, owners[key], depth, path[0], path))
+    if visible is None and limit is None:
+        walk.listed = out
+        return list(out), count
     return out, count
 
 

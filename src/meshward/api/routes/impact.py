@@ -61,16 +61,16 @@ def get_blast_radius(
             application_limit=applications,
             environment_limit=environments,
         )
-    result = radius.to_dict()
+    result = radius.json_fields()
     if radius.page is not None:
         nxt = radius.page.next_offset
-        result["page"]["next"] = (
-            None
+        result["page"] = radius.page.to_dict() | {
+            "next": None
             if nxt is None
             else str(
                 request.url.include_query_params(cursor=encode_cursor(nxt), limit=radius.page.limit)
             )
-        )
+        }
     return json_response(result)
 
 
