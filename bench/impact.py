@@ -56,6 +56,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bench.estate import api_links, counts
+from meshward.api.app import tune_gc
 from meshward.formats.osv import parse_advisory
 from meshward.services.advisories import store_advisories
 from meshward.services.impact import (
@@ -734,6 +735,7 @@ def main() -> None:
         + "; ".join(PROPOSED_INDEXES),
     )
     args = parser.parse_args()
+    tune_gc()  # as `meshward serve` does
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'impact.db'}"
         rows: list[tuple[str, str, float, str]] = []
