@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 from meshward.errors import MeshwardError
 from meshward.services import impact
 from meshward.services.impact import blast_radius
+from meshward.services.matching import rematch_component_versions
 from meshward.services.sboms import path_parents
-from meshward.store.models import ComponentVersion, Occurrence
+from meshward.store.models import (
+    Component,
+    ComponentVersion,
+    Finding,
+    Occurrence,
+    SbomDocument,
+)
 from tests.services.test_impact import (
     CELERY,
     DJANGO_OLD,
@@ -52,12 +59,55 @@ def test_ingest_stores_each_packages_path_parent(estate: Session) -> None:  # no
 
 
 def test_stored_chains_give_the_paths_the_walk_gives(estate: Session) -> None:  # noqa: F811
+    stored = {q: answer(estate, q) for q in QUERIES}  # advisories: as the matcher placed them
+    # findings as before migration 0011: the blast radius places their packages itself
+    estate.execute(update(Finding).values(document_id=None, dependency=None, path=None))
     chained = {q: answer(estate, q) for q in QUERIES}
     estate.execute(update(Occurrence).values(path_parent_ref=None))  # as before migration 0009
     walked = {q: answer(estate, q) for q in QUERIES}
-    assert chained == walked
+    assert stored == chained == walked
     paths = [c["path"] for r in chained.values() for c in r["components"]]
     assert ["inventory@1.0", CELERY, KOMBU, DJANGO_OLD] in paths
+
+
+def test_the_matcher_stores_each_findings_placement(estate: Session) -> None:  # noqa: F811
+    """What a blast radius of an advisory reads with the finding: the placement in the
+    version's current SBOM; a finding from before migration 0011 gets it at the next match."""
+
+    def placements() -> dict[tuple[str, str, str], tuple[Any, ...]]:
+        rows = estate.execute(
+            select(
+                Component.name,
+                ComponentVersion.version,
+                Finding.vulnerability,
+                Finding.document_id,
+                Finding.dependency,
+                Finding.path,
+            )
+            .join(ComponentVersion, ComponentVersion.id == Finding.component_version_id)
+            .join(Component, Component.id == ComponentVersion.component_id)
+            .where(Finding.active.is_(True))
+        ).all()
+        return {(name, version, vuln): tuple(rest) for name, version, vuln, *rest in rows}
+
+    placed = placements()
+    inventory = placed[("inventory", "1.0", "CVE-2099-1001")]
+    assert inventory[1:] == ("transitive", ["inventory@1.0", CELERY, KOMBU, DJANGO_OLD])
+    current = estate.scalar(
+        select(SbomDocument.id)
+        .join(ComponentVersion, ComponentVersion.id == SbomDocument.component_version_id)
+        .join(Component, Component.id == ComponentVersion.component_id)
+        .where(Component.name == "inventory", ComponentVersion.version == "1.0")
+        .where(SbomDocument.current.is_(True))
+    )
+    assert inventory[0] == current
+    assert all(p[1] is not None for p in placed.values())
+    estate.execute(update(Finding).values(document_id=None, dependency=None, path=None))
+    versions = list(estate.scalars(select(ComponentVersion.id)))
+    report = rematch_component_versions(estate, versions)
+    assert report.new == 0  # nothing found anew: only placed
+    estate.expire_all()
+    assert placements() == placed
 
 
 def test_path_parents_break_ties_in_ref_order_and_mark_what_they_cannot_spell() -> None:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -62,14 +62,14 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy import DateTime, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import DateTime, Text, and_, bindparam, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from meshward.ecosystems.purls import coordinates
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
 from meshward.errors import MeshwardError, NotFoundError
 from meshward.formats.sbom.common import gc_paused
-from meshward.services import catalog
+from meshward.services import catalog, placement
 from meshward.services.advisories import find_advisory
 from meshward.services.refs import split_key
 from meshward.store import revision
@@ -87,7 +87,6 @@ from meshward.store.models import (
     Occurrence,
     Package,
     Relation,
-    SbomDependency,
     SbomDocument,
 )
 from meshward.store.types import utcnow
@@ -469,9 +468,10 @@ def _named_packages(session: Session, name: str) -> tuple[int, ...]:
 class _Statements:
     hits: Any
     """One row per hit (component version x package): ``(version id, package id)`` and, for
-    an advisory, its finding (vulnerability, severity, score, fix, state). An active finding
-    means the version's current SBOM holds the package (the matcher keeps it so), so the
-    rows need no occurrence: those are read for the page shown (``_occurrence_statement``)."""
+    an advisory, its finding (vulnerability, severity, score, fix, state) and the placement
+    the matcher stored with it (dependency kind, path as JSON text; NULL for findings from
+    before migration 0011, placed by ``_placements`` instead). An active finding means the
+    version's current SBOM holds the package (the matcher keeps it so)."""
     vulnerabilities: Any
     """The active findings of the hits (package queries: an advisory's rows carry theirs)."""
 
@@ -488,6 +488,8 @@ def _statements(kind: str) -> _Statements:
             Finding.severity_score,
             Finding.fixed_version,
             Finding.state,
+            Finding.dependency,
+            cast(Finding.path, Text),  # decoded by orjson, for the rows shown only
         ).where(Finding.vulnerability == bindparam("vulnerability"), Finding.active.is_(True))
     else:
         hits_query = (
@@ -733,96 +735,6 @@ def _running_at(
     return out
 
 
-@cache
-def _occurrence_statement() -> Any:
-    """Where some hits occur in their version's current SBOM: (version, package, document,
-    ref, dependency kind, path parent, document digest). Versions and packages are bound
-    separately; the caller keeps its own pairs."""
-    return (
-        select(
-            Occurrence.component_version_id,
-            Occurrence.package_id,
-            Occurrence.document_id,
-            Occurrence.ref,
-            Occurrence.dependency,
-            Occurrence.path_parent_ref,
-            SbomDocument.digest,
-        )
-        .join(SbomDocument, SbomDocument.id == Occurrence.document_id)
-        .where(
-            Occurrence.component_version_id.in_(bindparam("versions", expanding=True)),
-            Occurrence.package_id.in_(bindparam("packages", expanding=True)),
-            SbomDocument.current.is_(True),
-        )
-    )
-
-
-@cache
-def _walk_statement() -> Any:
-    """The dependency edges above some packages (for occurrences with no stored chain):
-    walked *upwards* (to_ref -> from_ref), touching only their ancestors, not the whole
-    SBOM; UNION keeps each edge once. Bound like ``_chain_statement``: the pairs of the
-    two lists that are no target only add their own ancestors, which leave the targets'
-    shortest paths as they are."""
-    edge = aliased(SbomDependency)
-    up = (
-        select(edge.document_id, edge.from_ref, edge.to_ref)
-        .where(
-            edge.document_id.in_(bindparam("documents", expanding=True)),
-            edge.to_ref.in_(bindparam("refs", expanding=True)),
-        )
-        .cte("up", recursive=True)
-    )
-    parent = aliased(SbomDependency)
-    up = up.union(
-        select(parent.document_id, parent.from_ref, parent.to_ref).join(
-            up, and_(parent.document_id == up.c.document_id, parent.to_ref == up.c.from_ref)
-        )
-    )
-    node = aliased(Occurrence)
-    return (
-        select(
-            up.c.document_id,
-            up.c.from_ref,
-            up.c.to_ref,
-            node.purl,
-            node.name,
-            node.version,
-            node.dependency,
-        )
-        .select_from(up)
-        .outerjoin(node, and_(node.document_id == up.c.document_id, node.ref == up.c.from_ref))
-    )
-
-
-@cache
-def _chain_statement() -> Any:
-    """The stored shortest-path chains (``Occurrence.path_parent_ref``) above some packages:
-    one short chain each, where the walk reads every ancestor edge. Documents and refs are
-    bound separately (a row-value IN is not portable), so the caller keeps its own pairs."""
-
-    def columns(o: Any) -> tuple[Any, ...]:
-        return (o.document_id, o.ref, o.path_parent_ref, o.purl, o.name, o.version)
-
-    node = aliased(Occurrence)
-    chain = (
-        select(*columns(node))
-        .where(
-            node.document_id.in_(bindparam("documents", expanding=True)),
-            node.ref.in_(bindparam("refs", expanding=True)),
-        )
-        .cte("chain", recursive=True)
-    )
-    parent = aliased(Occurrence)
-    chain = chain.union(
-        select(*columns(parent)).join(
-            chain,
-            and_(parent.document_id == chain.c.document_id, parent.ref == chain.c.path_parent_ref),
-        )
-    )
-    return select(chain)
-
-
 # ---------------------------------------------------------------- the walk
 
 
@@ -938,7 +850,7 @@ def _blast_radius(
         shown = heapq.nsmallest(offset + limit, entries, key=place)[offset:]
     findings: Callable[[tuple[int, int]], Iterable[tuple[Any, ...]]]
     if target.kind == "advisory":  # each row carries its one finding
-        findings = lambda key: (entries[key][2:],)  # noqa: E731
+        findings = lambda key: (entries[key][2:7],)  # noqa: E731
         fixes: Iterable[tuple[str, str | None, str]] = (  # thousands of rows, a few packages
             (name, fixed, packages[pkg][0])
             for name, fixed, pkg in dict.fromkeys((r[2], r[5], r[1]) for r in entries.values())
@@ -954,7 +866,19 @@ def _blast_radius(
             for name, _, _, fixed, _ in found
         )
 
-    placements = _placements(session, run, shown)
+    if target.kind == "advisory":  # placed by the matcher, but for findings older than that
+        placements: dict[tuple[int, int], placement.Placement] = {}
+        unplaced = []
+        for key in shown:
+            row = entries[key]
+            if row[7] is None:
+                unplaced.append(key)
+            else:
+                placements[key] = (row[7], tuple(orjson.loads(row[8])))
+        if unplaced:
+            placements.update(_placements(session, unplaced))
+    else:
+        placements = _placements(session, shown)
     components = _components(shown, known, packages, placements, findings, live)
     advisories = _advisories(session, fixes, target.vulnerability)
     graph = api_graph(session)
@@ -1018,9 +942,6 @@ blast radius can hold thousands; an object per row was a fair part of its cost).
 _PackageInfo = tuple[str, str, str | None, str | None]
 """(purl, name, ecosystem, version) of a package."""
 
-_Occurrence = tuple[int, str, str, str | None]
-"""(document, ref, dependency kind, path parent) of a hit in its version's current SBOM."""
-
 
 def _packages(
     run: Callable[[Any, dict[str, Any]], Sequence[Any]], ids: list[int]
@@ -1044,17 +965,10 @@ def _vulnerabilities(rows: Iterable[Any]) -> _Vulns:
     return out
 
 
-_Placement = tuple[str, tuple[str, ...]]
-"""Where a package sits in an SBOM: its dependency kind (``root``, ``direct``,
-``transitive``, ``unknown``) and its shortest path from a root (labels, root first; empty
-when no root reaches it), over all its occurrences there."""
-
-_UNPLACED: _Placement = ("unknown", ())
-
 PLACEMENTS_KEPT = 100_000
 """Placements kept per engine (a few hundred bytes each)."""
 
-_placements_by_engine: WeakKeyDictionary[Any, dict[tuple[int, str, int], _Placement]] = (
+_placements_by_engine: WeakKeyDictionary[Any, dict[tuple[int, str, int], placement.Placement]] = (
     WeakKeyDictionary()
 )
 """(document, digest, package) -> its placement. A stored SBOM never changes (a new upload is
@@ -1096,10 +1010,8 @@ def _read_documents(conn: Any, versions: Sequence[int] | None) -> dict[int, tupl
 
 
 def _placements(
-    session: Session,
-    run: Callable[[Any, dict[str, Any]], Sequence[Any]],
-    shown: Sequence[tuple[int, int]],
-) -> dict[tuple[int, int], _Placement]:
+    session: Session, shown: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], placement.Placement]:
     """(component version, package) -> the package's placement in the version's current
     SBOM, for each hit shown. Kept by document (``_placements_by_engine``): a call reads the
     occurrences, and their paths, only of the hits whose document it has not placed yet."""
@@ -1109,7 +1021,7 @@ def _placements(
     if documents is None or not wanted <= documents.keys():
         documents = _read_documents(conn, sorted(wanted))
     kept = _placements_by_engine.setdefault(conn.engine, {})
-    out: dict[tuple[int, int], _Placement] = {}
+    out: dict[tuple[int, int], placement.Placement] = {}
     missing: list[tuple[int, int]] = []
     for key in shown:
         doc = documents.get(key[0])
@@ -1119,138 +1031,12 @@ def _placements(
         else:
             out[key] = placed
     if missing:
-        found = _place(conn, run, missing)
+        found = placement.place(conn, missing)
         if len(kept) + len(found) > PLACEMENTS_KEPT:
             kept.clear()
-        for key, (kept_as, placed) in found.items():
-            kept[kept_as] = out[key] = placed
+        for key, (doc_id, digest, placed) in found.items():
+            kept[(doc_id, digest, key[1])] = out[key] = placed
     return out
-
-
-def _place(
-    conn: Any,
-    run: Callable[[Any, dict[str, Any]], Sequence[Any]],
-    hits: Sequence[tuple[int, int]],
-) -> dict[tuple[int, int], tuple[tuple[int, str, int], _Placement]]:
-    """Each hit's placement, read from its occurrences in its version's current SBOM: the
-    one with the shortest path wins, then the closer kind, then the ref. With the key it is
-    kept under: (document, digest, package)."""
-    occurrences: dict[tuple[int, int], list[_Occurrence]] = defaultdict(list)
-    digests: dict[int, str] = {}
-    for start in range(0, len(hits), CHUNK):
-        part = set(hits[start : start + CHUNK])
-        found = run(
-            _occurrence_statement(),
-            {"versions": sorted({v for v, _ in part}), "packages": sorted({p for _, p in part})},
-        )
-        for cv, pkg, doc, ref, kind, parent, digest in found:
-            if (cv, pkg) in part:  # the two lists also pair versions and packages of no hit
-                occurrences[(cv, pkg)].append((doc, ref, kind, parent))
-                digests[doc] = digest
-
-    def read(statement: Any) -> Callable[[list[int], list[str]], Sequence[Any]]:
-        return lambda documents, refs: run(statement, {"documents": documents, "refs": refs})
-
-    paths = _paths(occurrences, read(_walk_statement()), read(_chain_statement()))
-    out: dict[tuple[int, int], tuple[tuple[int, str, int], _Placement]] = {}
-    for key, held in occurrences.items():
-        best: tuple[int, int, str] | None = None
-        placed = _UNPLACED
-        for doc, ref, kind, _ in held:
-            path = paths.get((doc, ref), ())
-            rank = (len(path) if path else 1 << 30, _KIND_ORDER.get(kind, 3), ref)
-            if best is None or rank < best:
-                best, placed = rank, (kind, path)
-        doc = held[0][0]
-        out[key] = ((doc, digests[doc], key[1]), placed)
-    return out
-
-
-_Paths = dict[tuple[int, str], tuple[str, ...]]
-
-
-def _paths(
-    occurrences: dict[tuple[int, int], list[_Occurrence]],
-    walk: Callable[[list[int], list[str]], Sequence[Any]],
-    chains: Callable[[list[int], list[str]], Sequence[Any]],
-) -> _Paths:
-    """(document, ref) -> shortest dependency path, for each of ``occurrences``: read off the
-    chain stored at ingest (``Occurrence.path_parent_ref``: one short chain per package) or,
-    when an occurrence predates it, off the edges the recursive walk collects (``walk``),
-    which reads every ancestor edge of each package (~0.15 ms per affected version)."""
-    parents = {(doc, ref): parent for held in occurrences.values() for doc, ref, _, parent in held}
-    targets = list(parents)
-    stored = all(parent is not None for parent in parents.values())
-    rows: list[Any] = []
-    for start in range(0, len(targets), CHUNK):
-        part = targets[start : start + CHUNK]
-        rows += (chains if stored else walk)(
-            sorted({d for d, _ in part}), sorted({r for _, r in part})
-        )
-    return _chain_paths(rows, targets) if stored else _dependency_paths(rows, set(targets))
-
-
-def _chain_paths(rows: Sequence[Any], targets: Iterable[tuple[int, str]]) -> _Paths:
-    """(document, ref) -> path, root first, by following each target's stored chain."""
-    nodes = {
-        (doc, ref): (parent, _label(ref, purl, name, version))
-        for doc, ref, parent, purl, name, version in rows
-    }
-    out: _Paths = {}
-    for doc, ref in targets:
-        chain: list[str] = []
-        node = ref
-        while len(chain) <= len(nodes):  # (a chain is a tree path: this only guards)
-            found = nodes.get((doc, node))
-            if found is None or found[0] == node:  # unreached by any root
-                chain = []
-                break
-            chain.append(found[1])
-            if not found[0]:
-                break
-            node = found[0]
-        if chain:
-            out[(doc, ref)] = tuple(reversed(chain))
-    return out
-
-
-def _dependency_paths(rows: Sequence[Any], targets: set[tuple[int, str]]) -> _Paths:
-    """(document, ref) -> shortest path from a root of the document, as labels, read off the
-    edges the CTE collected with one breadth-first pass per document."""
-    children: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    labels: dict[tuple[int, str], str] = {}
-    roots: dict[int, set[str]] = defaultdict(set)
-    for doc, src, dst, purl, name, version, dependency in rows:
-        children[doc][src].add(dst)
-        labels[(doc, src)] = _label(src, purl, name, version)
-        if dependency == "root":
-            roots[doc].add(src)
-    out: _Paths = {}
-    for doc, graph in children.items():
-        came_from: dict[str, str] = dict.fromkeys(roots[doc], "")
-        queue = deque(sorted(roots[doc]))
-        while queue:
-            current = queue.popleft()
-            for child in sorted(graph.get(current, ())):
-                if child not in came_from:
-                    came_from[child] = current
-                    queue.append(child)
-        for ref in came_from:
-            if (doc, ref) not in targets:
-                continue
-            chain = [ref]
-            while came_from[chain[-1]]:
-                chain.append(came_from[chain[-1]])
-            out[(doc, ref)] = tuple(labels.get((doc, r), r) for r in reversed(chain))
-    return out
-
-
-def _label(ref: str, purl: str | None, name: str | None, version: str | None) -> str:
-    if purl:
-        return purl
-    if name:
-        return f"{name}@{version}" if version else name
-    return ref
 
 
 def _applications(
@@ -1273,14 +1059,11 @@ def _applications(
     return listed, grouped.keys()
 
 
-_KIND_ORDER = {"root": 0, "direct": 1, "transitive": 2, "unknown": 3}
-
-
 def _components(
     shown: Iterable[tuple[int, int]],
     known: _Catalog,
     packages: dict[int, _PackageInfo],
-    placements: dict[tuple[int, int], _Placement],
+    placements: dict[tuple[int, int], placement.Placement],
     findings: Callable[[tuple[int, int]], Iterable[tuple[Any, ...]]],
     live: dict[int, list[int]],
 ) -> list[AffectedComponent]:
@@ -1304,7 +1087,7 @@ def _components(
                 sorted({running[place].environment for place in places}) if places else [],
             )
         purl, package, ecosystem, installed = packages[pkg]
-        kind, path = placements.get(key, _UNPLACED)
+        kind, path = placements.get(key, placement.UNPLACED)
         if kind == "root" and not path:
             path = (purl,)
         held: tuple[Any, ...] = (pkg, *findings(key))
@@ -1574,7 +1357,12 @@ def _consumers(
         count += len(reached)
         room = len(reached) if limit is None else min(len(reached), limit - len(out))
         for key in reached[: max(room, 0)]:
-            path = path_to(key)
+            caller = came_from[key]
+            head = paths.get(caller)  # known unless the caller was cut or out of view
+            if head is None:
+                path = path_to(key)
+            else:
+                path = paths[key] = [*head, via[(caller, key)], names[key]]
             out.append(Consumer(names[key], key, owners[key], depth, path[0], path))
     if visible is None and limit is None:
         walk.listed = out

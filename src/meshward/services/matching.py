@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Integer, and_, func, select, update
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from meshward.ecosystems.ranges import CompiledAffected, smallest_fix_compiled
 from meshward.ecosystems.registry import UnknownEcosystem, get_ecosystem
 from meshward.formats.osv import Advisory as OsvAdvisory
 from meshward.formats.osv import parse_advisory
+from meshward.services import placement
 from meshward.store.bulk import bulk_insert
 from meshward.store.models import (
     Advisory as AdvisoryRow,
@@ -364,6 +366,9 @@ def _insert_findings(
             "first_seen",
             "last_seen",
             "state",
+            "document_id",
+            "dependency",
+            "path",
         ),
         list(rows.values()),
     )
@@ -389,6 +394,7 @@ def _sync(
     (every record of the vulnerability was withdrawn)."""
     gone = sorted({f.vulnerability for f in existing if f.active} - {k[2] for k in desired})
     withdrawn = _all_withdrawn(session, gone)
+    placed = _placements(session, desired, existing)
     now = utcnow()
     seen: set[tuple[int, int, str]] = set()
     updates: list[dict[str, Any]] = []
@@ -398,11 +404,15 @@ def _sync(
         seen.add(key)
         wanted = desired.get(key)
         if wanted is not None:
-            values = {
+            values: dict[str, Any] = {
                 "fixed_version": wanted.fixed_version,
                 "severity": wanted.severity,
                 "severity_score": wanted.score,
             }
+            where = placed.get(key[:2])
+            if where is not None:
+                values["document_id"], (values["dependency"], path) = where[0], where[2]
+                values["path"] = list(path)
             if not f.active:
                 report.reopened += 1
                 events.append((f.id, "reopened"))
@@ -419,7 +429,17 @@ def _sync(
         session.execute(update(Finding), updates)
     naive_now = now.replace(tzinfo=None)
     fresh = {
-        key: (*key, True, w.fixed_version, w.severity, w.score, naive_now, naive_now, "open")
+        key: (
+            *key,
+            True,
+            w.fixed_version,
+            w.severity,
+            w.score,
+            naive_now,
+            naive_now,
+            "open",
+            *_placement_columns(placed.get(key[:2])),
+        )
         for key, w in desired.items()
         if key not in seen
     }
@@ -433,3 +453,46 @@ def _sync(
         [(fid, kind, naive_now) for fid, kind in events],
     )
     report.active += len(desired)
+
+
+def _placements(
+    session: Session, desired: dict[tuple[int, int, str], Wanted], existing: Sequence[Finding]
+) -> dict[tuple[int, int], tuple[int, str, placement.Placement]]:
+    """Where each package of a new finding sits in its version's current SBOM, and of an
+    existing one whose placement was read from another document (a new upload) or never
+    (a finding from before migration 0011): what a blast radius then reads with the finding.
+    Every finding of one version and package shares its placement."""
+    current: dict[int, int] = {}
+    versions = sorted({cv for cv, _, _ in desired})
+    for start in range(0, len(versions), CHUNK):
+        current.update(
+            session.execute(
+                select(SbomDocument.component_version_id, SbomDocument.id).where(
+                    SbomDocument.current.is_(True),
+                    SbomDocument.component_version_id.in_(versions[start : start + CHUNK]),
+                )
+            )
+            .tuples()
+            .all()
+        )
+    have = {(f.component_version_id, f.package_id, f.vulnerability) for f in existing}
+    stale = {
+        (f.component_version_id, f.package_id)
+        for f in existing
+        if f.dependency is None or f.document_id != current.get(f.component_version_id)
+    }
+    wanted = {(cv, pkg) for cv, pkg, vuln in desired if (cv, pkg, vuln) not in have} | {
+        (cv, pkg) for cv, pkg, _ in desired if (cv, pkg) in stale
+    }
+    # a package's versions together: each chunk binds few packages and refs
+    return placement.place(session.connection(), sorted(wanted, key=lambda k: (k[1], k[0])))
+
+
+def _placement_columns(
+    where: tuple[int, str, placement.Placement] | None,
+) -> tuple[int | None, str | None, str | None]:
+    """``document_id``, ``dependency`` and ``path`` (JSON text) as ``bulk_insert`` takes them."""
+    if where is None:
+        return None, None, None
+    doc, _, (kind, path) = where
+    return doc, kind, orjson.dumps(list(path)).decode()

@@ -413,6 +413,14 @@ class Finding(Base):
         ForeignKey("triage_rules.id", ondelete="SET NULL"), index=True
     )
     """The triage rule that set the analysis, while it does."""
+    document_id: Mapped[int | None] = mapped_column()
+    """The SBOM document ``dependency`` and ``path`` were read from: the version's current
+    one when last matched (compared with it, never joined: not a foreign key)."""
+    dependency: Mapped[str | None] = mapped_column(String(12))
+    """How the package comes in there (``root``, ``direct``, ``transitive``, ``unknown``);
+    NULL where the matcher has not placed it (findings from before migration 0011)."""
+    path: Mapped[list[str] | None] = mapped_column()
+    """Its shortest dependency path there, root first (``services.placement``)."""
 
 
 class FindingEvent(Base):
