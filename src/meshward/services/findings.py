@@ -76,6 +76,11 @@ class FindingView:
     published_after_deploy: bool = False
     """The advisory came out after this version was first deployed: it was not knowable
     when it shipped."""
+    dependency: str | None = None
+    """How the package comes into the version's current SBOM: ``root``, ``direct``,
+    ``transitive`` or ``unknown`` (None: not placed yet: a finding stored before migration 0011)."""
+    path: list[str] | None = None
+    """Its shortest dependency path there, root first (what a blast radius shows)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +215,8 @@ def list_findings(
             first_seen=_iso(fd.first_seen),
             analysed_by=fd.analysed_by,
             analysed_at=_iso(fd.analysed_at) if fd.analysed_at else None,
+            dependency=fd.dependency,
+            path=fd.path,
         )
         for fd, purl, pname, pver, cname, cver in rows
     ]
