@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -80,14 +81,18 @@ def test_a_catalog_import_that_changes_links_is_seen(estate: Session, tmp_path: 
     assert (web.depth, web.path) == (1, ["inventory", "inventory-api", "web"])
 
 
-def test_a_new_sbom_brings_its_own_paths(estate: Session) -> None:
-    def inventory_path() -> list[str]:
-        r = blast_radius(estate, "CVE-2099-1001")
-        return next(c.path for c in r.components if c.component == "inventory")
+@pytest.mark.parametrize("query", ["CVE-2099-1001", "pkg:pypi/django@3.2.4"])
+def test_a_new_sbom_brings_its_own_paths(estate: Session, query: str) -> None:
+    """An advisory's paths come with its findings (the matcher places them again for the
+    new document); a package's from the placements kept by document."""
 
-    assert inventory_path() == ["inventory@1.0", CELERY, KOMBU, DJANGO_OLD]
+    def inventory() -> tuple[str, list[str]]:
+        r = blast_radius(estate, query)
+        return next((c.dependency, c.path) for c in r.components if c.component == "inventory")
+
+    assert inventory() == ("transitive", ["inventory@1.0", CELERY, KOMBU, DJANGO_OLD])
     # the same version gets a new document in which django is a direct dependency
     store_sbom(
         estate, "inventory", "1.0", sbom("inventory", "1.0", [("root", DJANGO_OLD)]), "new", None
     )
-    assert inventory_path() == ["inventory@1.0", DJANGO_OLD]
+    assert inventory() == ("direct", ["inventory@1.0", DJANGO_OLD])

@@ -91,3 +91,5 @@ def test_blast_radius_kept_reads_declare_their_inputs(demo: Store) -> None:
     assert {"component_versions", "deployments", "application_versions"} <= catalog
     graph = _tables_read(demo, lambda s: impact._read_api_graph(s.connection()))
     assert graph == set(impact.GRAPH_INPUTS)
+    documents = _tables_read(demo, lambda s: impact._read_documents(s.connection(), None))
+    assert documents == set(impact.DOCUMENT_INPUTS)
