@@ -1203,9 +1203,8 @@ class _ApiGraph:
     and every consumer's name, owner and rank in (name, key) order (the listing order
     within a depth)."""
 
-    consumers: dict[str, list[str]]
-    via: dict[tuple[str, str], str]
-    """(provider, consumer) -> the API's name."""
+    consumers: dict[str, list[tuple[str, str]]]
+    """Provider -> (consumer, the API's name), in walk order."""
     names: dict[str, str]
     owners: dict[str, str | None]
     rank: dict[str, int]
@@ -1220,7 +1219,8 @@ class _Walk:
     depth, in listing order (name, then key), and each one's caller on its path."""
 
     levels: list[list[str]]
-    came_from: dict[str, str]
+    came_from: dict[str, tuple[str, str]]
+    """Consumer -> (its caller on its path, the API it calls it over)."""
     listed: list[Consumer] | None = None
     """Every consumer, made once when an answer first lists them all (every answer from this
     walk shares them and their paths, which are never changed)."""
@@ -1284,39 +1284,57 @@ def _read_api_graph(conn: Any) -> _ApiGraph:
             if (provider, consumer) not in via or api < via[(provider, consumer)]:
                 via[(provider, consumer)] = api
     rank = {key: n for n, key in enumerate(sorted(names, key=lambda k: (names[k], k)))}
-    consumers: dict[str, list[str]] = defaultdict(list)
-    for provider, consumer in sorted(via, key=lambda link: rank[link[1]]):
-        consumers[provider].append(consumer)
     api_names = {api: split_key(api)[2] for api in set(via.values())}
-    via = {link: api_names[api] for link, api in via.items()}
-    return _ApiGraph(dict(consumers), via, names, owners, rank)
+    consumers: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for provider, consumer in sorted(via, key=lambda link: rank[link[1]]):
+        consumers[provider].append((consumer, api_names[via[(provider, consumer)]]))
+    return _ApiGraph(dict(consumers), names, owners, rank)
 
 
-def _walk(graph: _ApiGraph, sources: dict[str, str]) -> _Walk:
+def _walk(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
     """Breadth-first from ``sources`` in name order, each provider's consumers in name
-    order, so the path found is the same on every run; one back-link per component."""
-    kept = graph.walks.get(key := frozenset(sources.items()))
-    if kept is not None:
-        return kept
+    order, so the path found is the same on every run; one back-link per component (the
+    caller and the API). ``listing``: make every consumer on the way (``_Walk.listed``)."""
+    walk = graph.walks.get(key := frozenset(sources.items()))
+    if walk is None:
+        if len(graph.walks) >= WALKS_KEPT:
+            graph.walks.pop(next(iter(graph.walks)), None)
+        walk = graph.walks[key] = _walked(graph, sources, listing)
+    elif listing and walk.listed is None:
+        walk.listed = _listed(graph, sources, walk, None, None)[0]
+    return walk
+
+
+def _walked(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
+    names, owners, consumers_of = graph.names, graph.owners, graph.consumers
     level = sorted(sources, key=lambda k: (sources[k], k))
     seen = set(level)
-    came_from: dict[str, str] = {}
+    came_from: dict[str, tuple[str, str]] = {}
     levels: list[list[str]] = []
-    consumers_of = graph.consumers
+    paths = {key: [name] for key, name in sources.items()}
+    made: dict[str, Consumer] = {}
     while level:
         reached: list[str] = []
+        depth = len(levels) + 1
         for current in level:
-            for consumer in consumers_of.get(current, ()):
+            head = paths[current] if listing else None
+            for consumer, api in consumers_of.get(current, ()):
                 if consumer not in seen:
                     seen.add(consumer)
-                    came_from[consumer] = current
+                    came_from[consumer] = (current, api)
                     reached.append(consumer)
+                    if head is not None:
+                        name = names[consumer]
+                        path = paths[consumer] = [*head, api, name]
+                        made[consumer] = Consumer(
+                            name, consumer, owners[consumer], depth, path[0], path
+                        )
         if reached:
             levels.append(sorted(reached, key=graph.rank.__getitem__))
         level = reached
-    if len(graph.walks) >= WALKS_KEPT:
-        graph.walks.pop(next(iter(graph.walks)), None)
-    walk = graph.walks[key] = _Walk(levels, came_from)
+    walk = _Walk(levels, came_from)
+    if listing:
+        walk.listed = [made[key] for level in levels for key in level]
     return walk
 
 
@@ -1331,22 +1349,34 @@ def _consumers(
     components are not listed again, and with ``visible`` only those keys are listed and
     counted. Returns the first ``limit`` of them (by depth, then name) and how many there are.
 
-    Paths are spelled out only for the consumers listed (and their callers); the whole list,
-    once made, is kept with its walk (``_Walk.listed``)."""
-    walk = _walk(graph, sources)
+    The whole list is made once per walk, on the way (``_Walk.listed``); a first page or a
+    scoped caller's list spells out only the paths it shows (and their callers')."""
+    walk = _walk(graph, sources, listing=limit is None and visible is None)
     if visible is None and walk.listed is not None:
         listed = walk.listed if limit is None else walk.listed[:limit]
         return list(listed), len(walk.listed)
-    names, owners, via, came_from = graph.names, graph.owners, graph.via, walk.came_from
+    return _listed(graph, sources, walk, limit, visible)
+
+
+def _listed(
+    graph: _ApiGraph,
+    sources: dict[str, str],
+    walk: _Walk,
+    limit: int | None,
+    visible: Collection[str] | None,
+) -> tuple[list[Consumer], int]:
+    """The first ``limit`` consumers of a walk (of those ``visible``) and how many there are."""
+    names, owners, came_from = graph.names, graph.owners, walk.came_from
     paths: dict[str, list[str]] = {key: [name] for key, name in sources.items()}
 
     def path_to(key: str) -> list[str]:
         """Root first; a consumer's path is its caller's plus one hop, each built once."""
         up = [key]
         while up[-1] not in paths:
-            up.append(came_from[up[-1]])
-        for provider, node in zip(reversed(up[1:]), reversed(up[:-1]), strict=True):
-            paths[node] = [*paths[provider], via[(provider, node)], names[node]]
+            up.append(came_from[up[-1]][0])
+        for node in reversed(up[:-1]):
+            caller, api = came_from[node]
+            paths[node] = [*paths[caller], api, names[node]]
         return paths[key]
 
     count = 0
@@ -1357,16 +1387,8 @@ def _consumers(
         count += len(reached)
         room = len(reached) if limit is None else min(len(reached), limit - len(out))
         for key in reached[: max(room, 0)]:
-            caller = came_from[key]
-            head = paths.get(caller)  # known unless the caller was cut or out of view
-            if head is None:
-                path = path_to(key)
-            else:
-                path = paths[key] = [*head, via[(caller, key)], names[key]]
+            path = path_to(key)
             out.append(Consumer(names[key], key, owners[key], depth, path[0], path))
-    if visible is None and limit is None:
-        walk.listed = out
-        return list(out), count
     return out, count
 
 
