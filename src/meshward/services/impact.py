@@ -1225,10 +1225,6 @@ class _Walk:
     """Every consumer, made once when an answer first lists them all (every answer from this
     walk shares them and their paths, which are never changed)."""
 
-    @property
-    def count(self) -> int:
-        return sum(len(level) for level in self.levels)
-
 
 WALKS_KEPT = 32
 
