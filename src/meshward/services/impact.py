@@ -1203,8 +1203,8 @@ class _ApiGraph:
     and every consumer's name, owner and rank in (name, key) order (the listing order
     within a depth)."""
 
-    consumers: dict[str, list[tuple[str, str]]]
-    """Provider -> (consumer, the API's name), in walk order."""
+    consumers: dict[str, dict[str, str]]
+    """Provider -> consumer -> the API's name, in walk order (name, then key)."""
     names: dict[str, str]
     owners: dict[str, str | None]
     rank: dict[str, int]
@@ -1281,9 +1281,9 @@ def _read_api_graph(conn: Any) -> _ApiGraph:
                 via[(provider, consumer)] = api
     rank = {key: n for n, key in enumerate(sorted(names, key=lambda k: (names[k], k)))}
     api_names = {api: split_key(api)[2] for api in set(via.values())}
-    consumers: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    consumers: dict[str, dict[str, str]] = defaultdict(dict)
     for provider, consumer in sorted(via, key=lambda link: rank[link[1]]):
-        consumers[provider].append((consumer, api_names[via[(provider, consumer)]]))
+        consumers[provider][consumer] = api_names[via[(provider, consumer)]]
     return _ApiGraph(dict(consumers), names, owners, rank)
 
 
@@ -1314,7 +1314,7 @@ def _walked(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
         depth = len(levels) + 1
         for current in level:
             head = paths[current] if listing else None
-            for consumer, api in consumers_of.get(current, ()):
+            for consumer, api in consumers_of.get(current, {}).items():
                 if consumer not in seen:
                     seen.add(consumer)
                     came_from[consumer] = (current, api)
