@@ -244,3 +244,40 @@ def test_a_new_advisory_is_seen_and_the_catalog_stays(store: Store) -> None:
     ]
     assert kept_catalog(store) is catalog_before
     assert impact._API_GRAPH.value(store.engine) is graph_before
+
+
+def test_what_runs_now_is_kept_for_the_stretch_it_holds_for() -> None:
+    """The kept catalog's "what runs now" (``_live``) answers like the deployment-by-
+    deployment check at every moment: at each start and end, just before and after them,
+    and once time has moved past the stretch it was worked out for."""
+    import random
+    from datetime import datetime, timedelta
+
+    rng = random.Random(7)
+    t0 = datetime(2026, 1, 1)
+    moments = [t0 + timedelta(hours=rng.randrange(0, 200)) for _ in range(60)]
+    deployments: dict[int, list[tuple[int, datetime, datetime | None, int]]] = {}
+    place = 0
+    for cv in range(20):
+        held = []
+        for _ in range(rng.randrange(0, 4)):
+            started = rng.choice(moments)
+            ended = None if rng.random() < 0.4 else started + timedelta(hours=rng.randrange(0, 50))
+            held.append((rng.randrange(3), started, ended, place))
+            place += 1
+        deployments[cv] = held
+    known = impact._Catalog({}, {}, deployments, [], {}, [])
+    direct = impact._Catalog({}, {}, deployments, [], {}, [])
+    edges = sorted({m for held in deployments.values() for _, s, e, _ in held for m in (s, e) if m})
+    second = timedelta(seconds=1)
+    probes = [m + d for m in edges for d in (timedelta(0), -second, second)]
+    known.live = impact._live(known, probes[0])
+    versions = list(deployments)
+    for now in sorted(probes):  # time moving on: the kept stretch is worked out again
+        assert impact._running_at(known, versions, now, None) == impact._running_at(
+            direct, versions, now, None
+        ), now
+    for now in probes[::7]:  # and a moment before the stretch: checked one by one
+        assert impact._running_at(known, versions, now, None) == impact._running_at(
+            direct, versions, now, None
+        ), now

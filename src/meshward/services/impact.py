@@ -602,6 +602,11 @@ class _Catalog:
     app_versions: list[tuple[str, str, int, bool]]
     """(application, version, seq, latest), in the answer's order: application, newest first.
     Application versions alike in all of (application, version, seq, newest seq) share one."""
+    live: tuple[datetime, datetime | None, dict[int, list[int]]] | None = field(
+        default=None, compare=False
+    )
+    """What runs now across the estate, kept for the stretch of time it holds for
+    (``_running_at``): set on the estate's kept catalog only."""
 
 
 def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
@@ -668,6 +673,13 @@ def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
     )
 
 
+def _kept_catalog(conn: Any) -> _Catalog:
+    """The estate's catalog, as it is kept: with what runs now worked out."""
+    known = _read_catalog(conn, None)
+    known.live = _live(known, utcnow().replace(tzinfo=None))
+    return known
+
+
 CATALOG_INPUTS = (
     "application_version_members",
     "application_versions",
@@ -717,7 +729,17 @@ def _running_at(
     known: _Catalog, versions: Iterable[int], now: datetime, environment: int | None
 ) -> dict[int, list[int]]:
     """Component version -> the places in ``known.running`` of its deployments running at
-    ``now`` (naive UTC), in ``environment`` if given; versions that run nowhere are left out."""
+    ``now`` (naive UTC), in ``environment`` if given; versions that run nowhere are left out.
+
+    Without an environment, the estate's answer is worked out once for the stretch of time
+    in which no deployment starts or ends (``_Catalog.live``) and looked up after that."""
+    if environment is None and known.live is not None:
+        start, end, running = known.live
+        if end is not None and now >= end:  # time has moved past a start or an end
+            known.live = _live(known, now)
+            start, end, running = known.live
+        if start <= now:
+            return {cv: running[cv] for cv in versions if cv in running}
     out: dict[int, list[int]] = {}
     deployments = known.deployments
     for cv in versions:
@@ -733,6 +755,28 @@ def _running_at(
             if here:
                 out[cv] = here
     return out
+
+
+def _live(known: _Catalog, now: datetime) -> tuple[datetime, datetime | None, dict[int, list[int]]]:
+    """What runs at ``now`` in the whole estate, and the stretch of time it holds for: from
+    the last start or end at or before ``now`` to the next one after (None: no next)."""
+    start, end = datetime.min, None
+    running: dict[int, list[int]] = {}
+    for cv, held in known.deployments.items():
+        here = []
+        for _, started, ended, place in held:
+            for moment in (started, ended):
+                if moment is None:
+                    continue
+                if moment <= now:
+                    start = max(start, moment)
+                elif end is None or moment < end:
+                    end = moment
+            if started <= now and (ended is None or ended > now):
+                here.append(place)
+        if here:
+            running[cv] = here
+    return start, end, running
 
 
 # ---------------------------------------------------------------- the walk
@@ -808,7 +852,7 @@ def _blast_radius(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         _custom_plans(conn)
-    kept = _CATALOG.settled(session, lambda: _read_catalog(conn, None))
+    kept = _CATALOG.settled(session, lambda: _kept_catalog(conn))
     target = _resolve(session, query)
     env_id = catalog.get_environment(session, environment).id if environment else None
     statements = _statements("advisory" if target.kind == "advisory" else "package")
