@@ -32,20 +32,18 @@ versions changes only when those tables do, and is kept per engine and revision 
 tables it is read from (``store.revision``; ``_Catalog``): read once (on the second call at
 a revision), it turns the hits into the answer's rows, running versions and application
 versions without a query each. The answer is counted in full, but a page of it
-(``limit``/``offset``) spells out only its own rows: their occurrences, dependency paths,
-vulnerabilities and upgrades are read and built for the page alone; the application versions
-and running deployments can be cut the same way (``application_limit``,
-``environment_limit``).
+(``limit``/``offset``) spells out only its own rows: their placements, vulnerabilities and
+upgrades are built for the page alone; the application versions and running deployments can
+be cut the same way (``application_limit``, ``environment_limit``).
 
-Dependency paths: each occurrence stores, at ingest, the node before it on its shortest path
-from a root (``Occurrence.path_parent_ref``), so a path is one short recursive chain per
-package. Occurrences stored before that column (NULL) fall back to the SBOM walk: a recursive
-CTE with ``UNION``, which keeps each row once: it collects the dependency edges above the hit
-packages, ends on any cycle and never enumerates paths (exponential on a dense graph); the
-shortest path is then read off the edges with one breadth-first pass in Python. Either way a
-path is kept, since a stored SBOM never changes. The API walk runs in memory over the
+Dependency paths (``services.placement``): the matcher stores with each finding where its
+package sits in the version's current SBOM (dependency kind and shortest path), so an
+advisory's hits bring their paths with them. A purl or name query, and findings matched
+before migration 0011, place their hits from the occurrences' stored chains; what is found
+is kept by document (a stored SBOM never changes). The API walk runs in memory over the
 estate's API links, read once per revision of the links (``api_graph``): every blast radius
-walks them, while they change only on catalog import.
+walks them, while they change only on catalog import; a walk and the consumers it lists are
+kept for the next call from the same affected components.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ DESIGN.md, "Matching at scale": each *distinct* package version is evaluated onc
 advisory entries indexed by (ecosystem, normalised name); the verdicts are then joined to every
 component version whose current SBOM holds that package. Findings are rows that outlive a
 re-match: a match that disappears only turns ``active`` off, so analysis is never lost.
+Each finding also records where its package sits in the version's current SBOM (its
+dependency kind and shortest path, ``services.placement``), placed again when a new document
+replaces that SBOM: what a blast radius of the advisory shows, read with the finding.
 """
 
 from __future__ import annotations
