@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -699,6 +700,31 @@ def run_bench(
     return rows, sizes
 
 
+def _reference_workload() -> float:
+    """Median ms of a fixed piece of pure Python shaped like a large answer (objects made,
+    dicts probed, a sort), before and after the queries: this 2-core VM's speed moves by up
+    to 1.7x from one run to the next, and this says how fast it was (lower is faster)."""
+
+    @dataclass
+    class Row:
+        name: str
+        key: str
+        depth: int
+        path: list[str]
+
+    def work() -> None:
+        index = {f"k{i}": i for i in range(20_000)}
+        rows = [Row(f"n{i}", f"k{i}", index[f"k{i}"] % 7, [f"n{i}", "api"]) for i in range(20_000)]
+        rows.sort(key=lambda r: (r.depth, r.name))
+
+    times = []
+    for _ in range(7):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
 def _counts(session: Session) -> dict[str, int]:
     return {
         model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
@@ -781,9 +807,12 @@ def main() -> None:
             _analyze(store)
         with store.session() as session:
             counts = _counts(session)
+            speed = _reference_workload()
             bench_rows, sizes = run_bench(session, args.repeat, args.consumer_limit, args.page)
         store.dispose()
     rows += [("estate", name, float(n), "rows") for name, n in counts.items()] + bench_rows
+    rows.append(("machine", "reference Python workload, before the queries", speed, "ms"))
+    rows.append(("machine", "reference Python workload, after them", _reference_workload(), "ms"))
     database = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     indexes = ", proposed indexes" if args.proposed_indexes else ""
     table = Table(
