@@ -20,6 +20,8 @@ real import path (so findings come from the real matcher). Everything else is wr
 ``meshward.store.bulk.bulk_insert``, each occurrence with the shortest-path parent an upload
 stores (``sboms.path_parents``); an estate built before migration 0009 has none, and its
 blast radii walk the dependency edges instead (``--reuse`` on such a database measures that).
+The matcher stores each finding's placement (migration 0011); an estate built before it has
+findings without one, which blast radius places itself until a re-match touches them.
 
 Each query is timed answered in full, in full and serialised as the API sends it, and as a
 first page (``--page`` versions, ``--consumer-limit`` consumers; then also only the first
