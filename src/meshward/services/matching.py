@@ -414,8 +414,8 @@ def _sync(
             }
             where = placed.get(key[:2])
             if where is not None:
-                values["document_id"], (values["dependency"], path) = where[0], where[2]
-                values["path"] = list(path)
+                doc, _, (kind, path) = where
+                values |= {"document_id": doc, "dependency": kind, "path": list(path)}
             if not f.active:
                 report.reopened += 1
                 events.append((f.id, "reopened"))
