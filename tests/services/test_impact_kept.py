@@ -281,3 +281,19 @@ def test_what_runs_now_is_kept_for_the_stretch_it_holds_for() -> None:
         assert impact._running_at(known, versions, now, None) == impact._running_at(
             direct, versions, now, None
         ), now
+
+
+def test_only_the_latest_walks_keep_their_consumer_lists(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole consumer lists are kept for the latest ``LISTINGS_KEPT`` walks only; an answer
+    whose list was let go is made again, the same."""
+    queries = ["CVE-2099-1001", "CVE-2099-1003", "pkg:pypi/django", "log4j-core"]
+    fresh = {q: answer(store, q)["consumers"] for q in queries}
+    monkeypatch.setattr(impact, "LISTINGS_KEPT", 1)
+    for q in queries * 2:
+        assert answer(store, q)["consumers"] == fresh[q], q
+        graph = impact._API_GRAPH.value(store.engine)
+        assert graph is not None
+        assert sum(w.listed is not None for w in graph.walks.values()) == 1
+    assert len(graph.walks) > 1  # the walks themselves stay

@@ -891,12 +891,14 @@ def _blast_radius(
     else:  # only the page is put in order
         shown = heapq.nsmallest(offset + limit, entries, key=place)[offset:]
     findings: Callable[[tuple[int, int]], Iterable[tuple[Any, ...]]]
-    if target.kind == "advisory":  # each row carries its one finding
+    placements: dict[tuple[int, int], placement.Placement]
+    if target.kind == "advisory":  # each row carries its one finding and its placement
         findings = lambda key: (entries[key][2:7],)  # noqa: E731
         fixes: Iterable[tuple[str, str | None, str]] = (  # thousands of rows, a few packages
             (name, fixed, packages[pkg][0])
             for name, fixed, pkg in dict.fromkeys((r[2], r[5], r[1]) for r in entries.values())
         )
+        placements = _stored_placements(session, entries, shown)
     else:
         vulns = _vulnerabilities(
             r for r in run(statements.vulnerabilities) if (r[0], r[1]) in entries
@@ -907,19 +909,6 @@ def _blast_radius(
             for key, found in vulns.items()
             for name, _, _, fixed, _ in found
         )
-
-    if target.kind == "advisory":  # placed by the matcher, but for findings older than that
-        placements: dict[tuple[int, int], placement.Placement] = {}
-        unplaced = []
-        for key in shown:
-            row = entries[key]
-            if row[7] is None:
-                unplaced.append(key)
-            else:
-                placements[key] = (row[7], tuple(orjson.loads(row[8])))
-        if unplaced:
-            placements.update(_placements(session, unplaced))
-    else:
         placements = _placements(session, shown)
     components = _components(shown, known, packages, placements, findings, live)
     advisories = _advisories(session, fixes, target.vulnerability)
@@ -1048,6 +1037,24 @@ def _read_documents(conn: Any, versions: Sequence[int] | None) -> dict[int, tupl
         out.update(
             (cv, (doc, digest)) for cv, doc, digest in conn.execute(statement, {"versions": part})
         )
+    return out
+
+
+def _stored_placements(
+    session: Session, entries: _Hits, shown: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], placement.Placement]:
+    """The placements an advisory's findings carry (the matcher's); findings matched before
+    migration 0011 have none, and are placed like a package query's hits."""
+    out: dict[tuple[int, int], placement.Placement] = {}
+    unplaced = []
+    for key in shown:
+        row = entries[key]
+        if row[7] is None:
+            unplaced.append(key)
+        else:
+            out[key] = (row[7], tuple(orjson.loads(row[8])))
+    if unplaced:
+        out.update(_placements(session, unplaced))
     return out
 
 
@@ -1269,6 +1276,9 @@ class _Walk:
 
 
 WALKS_KEPT = 32
+LISTINGS_KEPT = 8
+"""Walks that keep their whole consumer list (the latest ones): ~1.2 MB for the p95 answer's
+4,395 consumers on the 5,000-service estate, so ~10 MB at most per process."""
 
 
 _API_GRAPH: revision.Kept[_ApiGraph] = revision.Kept(GRAPH_INPUTS)
@@ -1340,6 +1350,10 @@ def _walk(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
         walk = graph.walks[key] = _walked(graph, sources, listing)
     elif listing and walk.listed is None:
         walk.listed = _listed(graph, sources, walk, None, None)[0]
+    if listing:
+        others = [w for w in graph.walks.values() if w.listed is not None and w is not walk]
+        for older in others[: max(len(others) - LISTINGS_KEPT + 1, 0)]:  # oldest first
+            older.listed = None
     return walk
 
 
