@@ -51,7 +51,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cache
@@ -388,7 +388,7 @@ def _advisory_vulnerability(session: Session, text: str) -> str | None:
     return found
 
 
-def _resolve(session: Session, query: str) -> _Target:
+def _resolve(session: Session, query: str, counters: Mapping[str, int]) -> _Target:
     text = query.strip()
     if not text:
         raise MeshwardError("blast radius of what? give an advisory id, a purl or a name")
@@ -408,7 +408,7 @@ def _resolve(session: Session, query: str) -> _Target:
     vulnerability = _advisory_vulnerability(session, text)
     if vulnerability is not None:
         return _Target("advisory", vulnerability=vulnerability)
-    ids = _named_packages(session, text.lower())
+    ids = _named_packages(session, text.lower(), counters)
     if not ids:
         if _ADVISORY_ID.match(text):
             raise NotFoundError(f"no advisory {text!r} (by id or alias), and no package named so")
@@ -419,7 +419,7 @@ def _resolve(session: Session, query: str) -> _Target:
     return _Target("package", package_ids=ids, package=PackageQuery(ecosystem=None, name=text))
 
 
-def _named_packages(session: Session, name: str) -> tuple[int, ...]:
+def _named_packages(session: Session, name: str, counters: Mapping[str, int]) -> tuple[int, ...]:
     """The packages a bare (lower-case) name matches: by the whole name (as given, or with
     runs of ``-_.`` as one ``-``), or as the part after a ``:`` or ``/``.
 
@@ -434,7 +434,7 @@ def _named_packages(session: Session, name: str) -> tuple[int, ...]:
         lname.like("%:" + _like_escape(name), escape="\\"),
         lname.like("%/" + _like_escape(name), escape="\\"),
     )
-    index = _NAMES.settled(session, lambda: _read_package_names(session.connection()))
+    index = _NAMES.settled(session, lambda: _read_package_names(session.connection()), counters)
     if index is None:
         return tuple(sorted(session.scalars(select(Package.id).where(matches)).all()))
     folded = name.casefold()
@@ -869,8 +869,9 @@ def _blast_radius(
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         _custom_plans(conn)
-    kept = _CATALOG.settled(session, lambda: _kept_catalog(conn))
-    target = _resolve(session, query)
+    counters = revision.read_counters(session)  # one read for every kept value below
+    kept = _CATALOG.settled(session, lambda: _kept_catalog(conn), counters)
+    target = _resolve(session, query, counters)
     env_id = catalog.get_environment(session, environment).id if environment else None
     statements = _statements("advisory" if target.kind == "advisory" else "package")
     params: dict[str, Any] = {}
@@ -919,7 +920,7 @@ def _blast_radius(
             (name, fixed, packages[pkg][0])
             for name, fixed, pkg in dict.fromkeys(map(itemgetter(2, 5, 1), entries.values()))
         )
-        placements = _stored_placements(session, entries, shown)
+        placements = _stored_placements(session, entries, shown, counters)
     else:
         vulns = _vulnerabilities(
             r for r in run(statements.vulnerabilities) if (r[0], r[1]) in entries
@@ -931,12 +932,12 @@ def _blast_radius(
             for key, found in vulns.items()
             for name, _, _, fixed, _ in found
         )
-        placements = _placements(session, shown)
+        placements = _placements(session, shown, counters)
     components = _components(
         shown, known, packages, placements, held, found_in, live, environment_names
     )
     advisories = _advisories(session, fixes, target.vulnerability)
-    graph = api_graph(session)
+    graph = api_graph(session, counters)
     consumers, consumer_count = _consumers(graph, sources, lists.consumers, visible)
 
     running = sorted(chain.from_iterable(live.values()))
@@ -1065,7 +1066,10 @@ def _read_documents(conn: Any, versions: Sequence[int] | None) -> dict[int, tupl
 
 
 def _stored_placements(
-    session: Session, entries: _Hits, shown: Sequence[tuple[int, int]]
+    session: Session,
+    entries: _Hits,
+    shown: Sequence[tuple[int, int]],
+    counters: Mapping[str, int],
 ) -> dict[tuple[int, int], placement.Placement]:
     """The placements an advisory's findings carry (the matcher's); findings matched before
     migration 0011 have none, and are placed like a package query's hits."""
@@ -1078,19 +1082,19 @@ def _stored_placements(
         else:
             out[key] = (row[7], orjson.loads(row[8]))  # a list: copied once, for the row
     if unplaced:
-        out.update(_placements(session, unplaced))
+        out.update(_placements(session, unplaced, counters))
     return out
 
 
 def _placements(
-    session: Session, shown: Sequence[tuple[int, int]]
+    session: Session, shown: Sequence[tuple[int, int]], counters: Mapping[str, int]
 ) -> dict[tuple[int, int], placement.Placement]:
     """(component version, package) -> the package's placement in the version's current
     SBOM, for each hit shown. Kept by document (``_placements_by_engine``): a call reads the
     occurrences, and their paths, only of the hits whose document it has not placed yet."""
     conn = session.connection()
     wanted = {cv for cv, _ in shown}
-    documents = _DOCUMENTS.settled(session, lambda: _read_documents(conn, None))
+    documents = _DOCUMENTS.settled(session, lambda: _read_documents(conn, None), counters)
     if documents is None or not wanted <= documents.keys():
         documents = _read_documents(conn, sorted(wanted))
     kept = _placements_by_engine.setdefault(conn.engine, {})
@@ -1325,7 +1329,7 @@ def _links_statements() -> tuple[Any, Any]:
     return links, select(Component.key, Component.name, Component.owner)
 
 
-def api_graph(session: Session) -> _ApiGraph:
+def api_graph(session: Session, counters: Mapping[str, int] | None = None) -> _ApiGraph:
     """The estate's API links, read once per revision of ``GRAPH_INPUTS`` and kept per
     engine.
 
@@ -1335,7 +1339,7 @@ def api_graph(session: Session) -> _ApiGraph:
     (``revision.current`` None) reads its own and keeps nothing: its uncommitted changes are
     seen, and forgotten with it. Kept only if no commit landed while it was read."""
     session.flush()
-    return _API_GRAPH.get(session, lambda: _read_api_graph(session.connection()))
+    return _API_GRAPH.get(session, lambda: _read_api_graph(session.connection()), counters)
 
 
 def _read_api_graph(conn: Any) -> _ApiGraph:

@@ -468,16 +468,13 @@ def _placements(
     current: dict[int, int] = {}
     versions = sorted({cv for cv, _, _ in desired})
     for start in range(0, len(versions), CHUNK):
-        current.update(
-            session.execute(
-                select(SbomDocument.component_version_id, SbomDocument.id).where(
-                    SbomDocument.current.is_(True),
-                    SbomDocument.component_version_id.in_(versions[start : start + CHUNK]),
-                )
+        for cv, doc in session.execute(
+            select(SbomDocument.component_version_id, SbomDocument.id).where(
+                SbomDocument.current.is_(True),
+                SbomDocument.component_version_id.in_(versions[start : start + CHUNK]),
             )
-            .tuples()
-            .all()
-        )
+        ):
+            current[cv] = doc
     have = {(f.component_version_id, f.package_id, f.vulnerability) for f in existing}
     stale = {
         (f.component_version_id, f.package_id)

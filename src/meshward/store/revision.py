@@ -21,7 +21,7 @@ share.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -144,16 +144,27 @@ def install(engine: Engine) -> None:
     event.listen(engine.pool, "reset", _reset)
 
 
-def current(session: Session, tables: Iterable[str] | None = None) -> Revision | None:
+def read_counters(session: Session) -> dict[str, int]:
+    """Every table's committed counter as this transaction reads it now: one read for a call
+    that looks up several kept values (``Kept.get(..., counters=...)``)."""
+    return {name: int(value) for name, value in session.connection().execute(_READ)}
+
+
+def current(
+    session: Session,
+    tables: Iterable[str] | None = None,
+    counters: Mapping[str, int] | None = None,
+) -> Revision | None:
     """The committed revision of ``tables`` (None: of every table) this transaction reads
-    at, or None when it has written one of them (cached reads must then be computed afresh
-    and not kept). Counters only grow, so equal revisions mean nothing changed."""
+    at (from ``counters`` when given, else read now), or None when it has written one of
+    them (cached reads must then be computed afresh and not kept). Counters only grow, so
+    equal revisions mean nothing changed."""
     conn = session.connection()
     notes: set[str] = conn.info.get(_NOTES) or set()
     wanted = None if tables is None else (*tables, UNKNOWN)
     if notes if wanted is None else notes.intersection(wanted):
         return None
-    values = {name: int(value) for name, value in conn.execute(_READ)}
+    values = read_counters(session) if counters is None else counters
     if wanted is None:
         return (sum(values.values()),)
     return tuple(int(values.get(t, 0)) for t in wanted)
@@ -172,20 +183,31 @@ class Kept(Generic[_T]):
         self.tables = tuple(tables)
         self._by_engine: WeakKeyDictionary[Any, tuple[Revision, _T | None]] = WeakKeyDictionary()
 
-    def get(self, session: Session, read: Callable[[], _T]) -> _T:
-        """The kept value, or ``read()`` (kept when it may be)."""
-        at = current(session, self.tables)
+    def get(
+        self,
+        session: Session,
+        read: Callable[[], _T],
+        counters: Mapping[str, int] | None = None,
+    ) -> _T:
+        """The kept value, or ``read()`` (kept when it may be). ``counters``: as
+        ``read_counters`` gave them earlier in this call (else they are read now)."""
+        at = current(session, self.tables, counters)
         if at is not None:
             kept = self._by_engine.get(session.get_bind())
             if kept is not None and kept[0] == at and kept[1] is not None:
                 return kept[1]
         return self._read(session, at, read)
 
-    def settled(self, session: Session, read: Callable[[], _T]) -> _T | None:
+    def settled(
+        self,
+        session: Session,
+        read: Callable[[], _T],
+        counters: Mapping[str, int] | None = None,
+    ) -> _T | None:
         """Like ``get``, but None (the caller reads only the part it needs) in a transaction
         that has written one of ``tables`` and on the first call at a revision: the whole is
         read on the second, so where writes come faster than reads it is never read in vain."""
-        at = current(session, self.tables)
+        at = current(session, self.tables, counters)
         if at is None:
             return None
         engine = session.get_bind()
