@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from weakref import WeakSet
 
 import orjson
 from sqlalchemy import event, insert, inspect
@@ -200,10 +201,16 @@ def _after_flush(session: Session, _context: Any) -> None:
         session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[arg-type]
 
 
+_installed: WeakSet[sessionmaker[Session]] = WeakSet()
+"""Factories already audited. Not ``event.contains``: SQLAlchemy keys that by ``id(factory)``
+and never forgets a dead factory's key, so a new factory at its address would go unaudited."""
+
+
 def install(factory: sessionmaker[Session]) -> None:
     """Audit every session this factory makes."""
-    if not event.contains(factory, "after_flush", _after_flush):
+    if factory not in _installed:
         event.listen(factory, "after_flush", _after_flush)
+        _installed.add(factory)
 
 
 def record(
