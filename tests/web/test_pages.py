@@ -209,6 +209,41 @@ def test_blast_radius_lights_up_affected_and_consumers(admin: TestClient) -> Non
     assert 'class="notice error"' in unknown
 
 
+def test_blast_radius_pages_each_list(admin: TestClient) -> None:
+    """Each list pages on its own (``size`` rows), and the pages together hold the whole
+    answer: every affected version, deployment, application version and consumer once."""
+
+    def rows(html: str, heading: str) -> list[str]:
+        table = html.split(f"<h2>{heading}", 1)[1].split("</tbody>", 1)[0]
+        return re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)
+
+    def pages(param: str, heading: str) -> tuple[list[str], str]:
+        found: list[str] = []
+        number = 1
+        while True:
+            html = admin.get(f"/ui/blast-radius?q=CVE-2024-45337&size=2&{param}={number}").text
+            page = rows(html, heading)
+            assert len(page) <= 2
+            found += page
+            if 'rel="next"' not in html.split(f"<h2>{heading}", 1)[1].split("</nav>", 1)[0]:
+                return found, html
+            number += 1
+
+    whole = admin.get("/ui/blast-radius?q=CVE-2024-45337&size=200").text
+    for param, heading in [
+        ("vpage", "Affected services"),
+        ("epage", "Running now"),
+        ("apage", "Applications"),
+        ("page", "Consumers"),
+    ]:
+        found, last = pages(param, heading)
+        everything = rows(whole, heading)
+        assert found == everything and len(everything) > 2, heading
+        total = re.search(rf"<h2>{heading}[^<]*<span[^>]*>\((\d+)", last)
+        assert total and int(total.group(1)) == len(everything), heading
+    assert "(5)</span></h2>" in whole  # affected versions, counted in full on every page
+
+
 def test_vex_export(admin: TestClient) -> None:
     r = admin.get("/ui/components/search/versions/4.2.0/vex?format=openvex")
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]

@@ -144,6 +144,14 @@ def page_number(value: str | None) -> int:
         return 1
 
 
+def page_size(value: str | None, default: int = PAGE_SIZE) -> int:
+    """Rows per page as asked (``?size=``), from 1 to 200."""
+    try:
+        return max(1, min(int(value or default), 200))
+    except ValueError:
+        return default
+
+
 # ---------------------------------------------------------------- drawn graphs
 
 

@@ -48,6 +48,7 @@ from meshward.web.render import (
     Pager,
     draw,
     page_number,
+    page_size,
     render,
     short,
 )
@@ -587,25 +588,53 @@ def blast_radius_page(
     q: str | None = None,
     env: str | None = None,
     page: str | None = None,
+    vpage: str | None = None,
+    apage: str | None = None,
+    epage: str | None = None,
+    size: str | None = None,
     ctx: WebCtx = Depends(viewer),
 ) -> Response:
+    """The blast radius with each of its lists paged (``size`` rows a page): a large advisory
+    hits thousands of versions, deployments, application versions and consumers (the summary
+    counts them all; the service spells out only the page of versions and the lists' first
+    rows)."""
     query = (q or "").strip()
     context: dict[str, Any] = {"q": query, "env": env or "", "result": None, "error": None}
-    pager = Pager(request, page_number(page))
+    rows = page_size(size)
+    pagers = {
+        "versions": Pager(request, page_number(vpage), rows, param="vpage"),
+        "running": Pager(request, page_number(epage), rows, param="epage"),
+        "applications": Pager(request, page_number(apage), rows, param="apage"),
+        "consumers": Pager(request, page_number(page), rows),
+    }
     with ctx.session() as s:
         auth.require_any(s, ctx.principal, "read")
         context["environments"] = [e["name"] for e in catalog.list_environments(s)]
         if query:
             keys = auth.visible_component_keys(s, ctx.principal)
+            versions = pagers["versions"]
             try:  # a scoped caller's totals are its own: the service drops the rest first
-                result = blast_radius(s, query, environment=env or None, visible=keys).to_dict()
+                result = blast_radius(
+                    s,
+                    query,
+                    environment=env or None,
+                    visible=keys,
+                    limit=versions.size,
+                    offset=versions.offset,
+                    consumer_limit=pagers["consumers"].offset + pagers["consumers"].fetch,
+                    application_limit=pagers["applications"].offset + pagers["applications"].fetch,
+                    environment_limit=pagers["running"].offset + pagers["running"].fetch,
+                ).to_dict()
             except MeshwardError as exc:
                 context["error"] = str(exc)
             else:
+                versions.more = result["page"]["next_offset"] is not None
                 context["result"] = result
                 context["drawing"] = _radius_drawing(result)
-                context["consumers"] = pager.slice(result["consumers"])
-                context["pager"] = pager
+                context["running"] = pagers["running"].slice(result["environments"])
+                context["applications"] = pagers["applications"].slice(result["applications"])
+                context["consumers"] = pagers["consumers"].slice(result["consumers"])
+                context["pagers"] = pagers
     return ctx.page("blast_radius.html", context)
 
 
