@@ -43,7 +43,8 @@ before migration 0011, place their hits from the occurrences' stored chains; wha
 is kept by document (a stored SBOM never changes). The API walk runs in memory over the
 estate's API links, read once per revision of the links (``api_graph``): every blast radius
 walks them, while they change only on catalog import; a walk and the consumers it lists are
-kept for the next call from the same affected components.
+kept for the next call from the same affected components. The tests check it against the
+set-based walk, a recursive CTE over ``relations`` (``tests/services/test_impact_walk.py``).
 """
 
 from __future__ import annotations
