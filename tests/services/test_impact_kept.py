@@ -266,23 +266,26 @@ def test_what_runs_now_is_kept_for_the_stretch_it_holds_for() -> None:
             held.append((rng.randrange(3), started, ended, place))
             place += 1
         deployments[cv] = held
-    known = impact._Catalog({}, {}, deployments, [], {}, [])
-    direct = impact._Catalog({}, {}, deployments, [], {}, [])
+    envs = {place: env for held in deployments.values() for env, _, _, place in held}
+    running = [impact.RunningVersion(f"env-{envs[p]}", False, "c", "v", "") for p in range(place)]
+    known = impact._Catalog({}, {}, deployments, running, {}, [])
+    direct = impact._Catalog({}, {}, deployments, running, {}, [])
     edges = sorted({m for held in deployments.values() for _, s, e, _ in held for m in (s, e) if m})
     second = timedelta(seconds=1)
     probes = [m + d for m in edges for d in (timedelta(0), -second, second)]
     known.live = impact._live(known, probes[0])
     versions = list(deployments)
+
+    def running_at(
+        catalog: impact._Catalog, now: datetime
+    ) -> dict[int, tuple[list[int], list[str]]]:
+        places, names = impact._running_at(catalog, versions, now, None)
+        return {cv: (here, names[cv]) for cv, here in places.items()}
+
     for now in sorted(probes):  # time moving on: the kept stretch is worked out again
-        assert (
-            impact._running_at(known, versions, now, None)[0]
-            == impact._running_at(direct, versions, now, None)[0]
-        ), now
+        assert running_at(known, now) == running_at(direct, now), now
     for now in probes[::7]:  # and a moment before the stretch: checked one by one
-        assert (
-            impact._running_at(known, versions, now, None)[0]
-            == impact._running_at(direct, versions, now, None)[0]
-        ), now
+        assert running_at(known, now) == running_at(direct, now), now
 
 
 def test_only_the_latest_walks_keep_their_consumer_lists(

@@ -578,7 +578,7 @@ def _catalog_statements(restricted: bool) -> tuple[Any, Any, Any, Any]:
 _Live = tuple[datetime, datetime | None, dict[int, list[int]], dict[int, list[str]]]
 """What runs across the estate from a start or end of a deployment to the next one (None: no
 next): component version -> its places in ``_Catalog.running``, and -> the names of the
-environments it runs in, sorted (made as answers first need them)."""
+environments it runs in, sorted (shared by every answer: never changed)."""
 
 
 @dataclass
@@ -612,7 +612,7 @@ class _Catalog:
     """What runs now across the estate, kept for the stretch of time it holds for
     (``_running_at``): set on the estate's kept catalog only."""
     labels: dict[int, str] = field(default_factory=dict, compare=False)
-    """Component version -> ``component@version``, made as answers first need them."""
+    """Component version -> ``component@version``."""
 
 
 def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
@@ -628,11 +628,13 @@ def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
         return rows
 
     info: dict[int, tuple[str, str, str | None, str]] = {}
+    labels: dict[int, str] = {}
     keyed: list[tuple[tuple[str, datetime, str], int]] = []
     shared: dict[Any, Any] = {}  # one copy of each name, key and owner (~a third less memory)
     for cv, version, created, name, key, owner in read(versions_q, "versions", versions):
         name, key, owner = shared.setdefault((name, key, owner), (name, key, owner))
         info[cv] = (name, key, owner, version)
+        labels[cv] = f"{name}@{version}"
         keyed.append(((name, created, version), cv))
     keyed.sort(key=itemgetter(0))
     order: dict[int, int] = {}
@@ -676,6 +678,7 @@ def _read_catalog(conn: Any, versions: Sequence[int] | None) -> _Catalog:
         running=running,
         memberships=dict(memberships),
         app_versions=[(app, version, seq, seq == top) for app, version, seq, top in listed],
+        labels=labels,
     )
 
 
@@ -736,7 +739,8 @@ def _running_at(
 ) -> tuple[dict[int, list[int]], dict[int, list[str]]]:
     """Component version -> the places in ``known.running`` of its deployments running at
     ``now`` (naive UTC), in ``environment`` if given; versions that run nowhere are left out.
-    With it, where to keep each version's environment names (``_environment_names``).
+    And component version -> the names of those deployments' environments, sorted (for the
+    whole estate where kept: look up, do not iterate).
 
     Without an environment, the estate's answer is worked out once for the stretch of time
     in which no deployment starts or ends (``_Catalog.live``) and looked up after that."""
@@ -761,18 +765,13 @@ def _running_at(
             ]
             if here:
                 out[cv] = here
-    return out, {}
+    return out, _environment_names(known, out)
 
 
-def _environment_names(
-    known: _Catalog, cv: int, places: Sequence[int], kept: dict[int, list[str]]
-) -> list[str]:
-    """Where a version runs (its running ``places``), by name, sorted, kept in ``kept`` (where
-    callers look first) for the stretch of time ``places`` holds for: shared by every answer
-    in it, so never changed."""
-    running = known.running
-    names = kept[cv] = sorted({running[p].environment for p in places}) if places else []
-    return names
+def _environment_names(known: _Catalog, running: dict[int, list[int]]) -> dict[int, list[str]]:
+    """Component version -> the names of the environments of its ``running`` places, sorted."""
+    listed = known.running
+    return {cv: sorted({listed[p].environment for p in places}) for cv, places in running.items()}
 
 
 def _live(known: _Catalog, now: datetime) -> _Live:
@@ -794,7 +793,7 @@ def _live(known: _Catalog, now: datetime) -> _Live:
                 here.append(place)
         if here:
             running[cv] = here
-    return start, end, running, {}
+    return start, end, running, _environment_names(known, running)
 
 
 # ---------------------------------------------------------------- the walk
@@ -934,9 +933,7 @@ def _blast_radius(
             for name, _, _, fixed, _ in found
         )
         placements = _placements(session, shown, counters)
-    components = _components(
-        shown, known, packages, placements, held, found_in, live, environment_names
-    )
+    components = _components(shown, known, packages, placements, held, found_in, environment_names)
     advisories = _advisories(session, fixes, target.vulnerability)
     graph = api_graph(session, counters)
     consumers, consumer_count = _consumers(graph, sources, lists.consumers, visible)
@@ -1124,15 +1121,12 @@ def _applications(
     with the ones it holds (``component@version``, sorted): the first ``limit`` of them, and
     the places (in ``known.app_versions``) of all of them."""
     grouped: dict[int, list[int]] = defaultdict(list)
-    info, labels, memberships = known.versions, known.labels, known.memberships
+    memberships = known.memberships
     for cv in versions:
-        held = memberships.get(cv)
-        if held:
-            if cv not in labels:
-                labels[cv] = f"{info[cv][0]}@{info[cv][3]}"
-            for place in held:
-                grouped[place].append(cv)
+        for place in memberships.get(cv, ()):
+            grouped[place].append(cv)
     places = sorted(grouped) if limit is None else heapq.nsmallest(limit, grouped)
+    labels = known.labels
     listed = []
     for place in places:
         members = {labels[cv] for cv in grouped[place]}
@@ -1147,13 +1141,11 @@ def _components(
     placements: dict[tuple[int, int], placement.Placement],
     held: Callable[[tuple[int, int]], tuple[Any, ...]],
     found_in: Callable[[tuple[Any, ...]], Sequence[tuple[Any, ...]]],
-    live: dict[int, list[int]],
     environment_names: dict[int, list[str]],
 ) -> list[AffectedComponent]:
     """The answer's rows for these hits, in their order: each with its placement, its
     vulnerabilities (highest score first, then severity, then name), the upgrade that clears
-    them and where its version runs (``live``: places in ``known.running``; their names kept
-    in ``environment_names``).
+    them and where its version runs (``environment_names``).
 
     What rows share is worked out once: for a package and what is found in it (``held``: the
     package and its findings, as ``found_in`` reads them), the ``Vulnerability`` objects and
@@ -1164,9 +1156,7 @@ def _components(
     for key in shown:
         cv, pkg = key
         name, component, owner, version = info[cv]
-        environments = environment_names.get(cv)
-        if environments is None:
-            environments = _environment_names(known, cv, live.get(cv, ()), environment_names)
+        environments = environment_names.get(cv, [])
         purl, package, ecosystem, installed = packages[pkg]
         kind, path = placements.get(key, placement.UNPLACED)
         if kind == "root" and not path:
