@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -1129,8 +1130,9 @@ def _applications(
     labels = known.labels
     listed = []
     for place in places:
-        members = {labels[cv] for cv in grouped[place]}
-        listed.append(AppVersionHit(*known.app_versions[place], sorted(members)))  # type: ignore[misc]
+        held = grouped[place]  # mostly one
+        members = [labels[held[0]]] if len(held) == 1 else sorted({labels[cv] for cv in held})
+        listed.append(AppVersionHit(*known.app_versions[place], members))  # type: ignore[misc]
     return listed, grouped.keys()
 
 
@@ -1279,9 +1281,12 @@ class _ApiGraph:
     ids: dict[str, int]
     names: list[str]
     owners: list[str | None]
-    consumers: list[tuple[tuple[int, str], ...]]
-    """Provider -> its consumers (number, and the name of the API it calls the provider
-    over: the first, when several), in walk order."""
+    starts: array[int]
+    """Provider ``n``'s consumers are ``consumers[starts[n]:starts[n + 1]]``, in walk order."""
+    consumers: array[int]
+    apis: list[str]
+    """Beside ``consumers``: the name of the API each calls its provider over (the first,
+    when several)."""
     walks: dict[frozenset[tuple[str, str]], _Walk] = field(default_factory=dict, compare=False)
     """The last ``WALKS_KEPT`` walks, by their sources: a query asked again, or paged
     through, walks the same graph from the same components."""
@@ -1358,15 +1363,23 @@ def _read_api_graph(conn: Any) -> _ApiGraph:
     keys = sorted(names, key=lambda k: (names[k], k))
     ids = {key: n for n, key in enumerate(keys)}
     api_names = {api: split_key(api)[2] for api in set(via.values())}
-    consumers: list[list[tuple[int, str]]] = [[] for _ in keys]
+    called: list[list[tuple[int, str]]] = [[] for _ in keys]
     for (provider, consumer), api in via.items():
-        consumers[ids[provider]].append((ids[consumer], api_names[api]))
+        called[ids[provider]].append((ids[consumer], api_names[api]))
+    starts, consumers, apis = array("i", [0]), array("i"), []
+    for links in called:
+        for number, api_name in sorted(links):
+            consumers.append(number)
+            apis.append(api_name)
+        starts.append(len(consumers))
     return _ApiGraph(
         keys,
         ids,
         [names[key] for key in keys],
         [components.get(key, (None, None))[1] for key in keys],
-        [tuple(sorted(called)) for called in consumers],
+        starts,
+        consumers,
+        apis,
     )
 
 
@@ -1389,7 +1402,8 @@ def _walk(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
 
 
 def _walked(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
-    keys, names, owners, consumers_of = graph.keys, graph.names, graph.owners, graph.consumers
+    keys, names, owners = graph.keys, graph.names, graph.owners
+    starts, consumers, apis = graph.starts, graph.consumers, graph.apis
     level = sorted(graph.ids[key] for key in sources if key in graph.ids)
     seen = bytearray(len(keys))
     for node in level:
@@ -1401,10 +1415,11 @@ def _walked(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
     while level:
         reached: list[int] = []
         for current in level:
-            for consumer, api in consumers_of[current]:
+            start, end = starts[current], starts[current + 1]
+            for at, consumer in enumerate(consumers[start:end], start):
                 if not seen[consumer]:
                     seen[consumer] = 1
-                    came_from[consumer] = (current, api)
+                    came_from[consumer] = (current, apis[at])
                     reached.append(consumer)
         if not reached:
             break
