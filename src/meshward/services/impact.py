@@ -1079,7 +1079,7 @@ def _stored_placements(
         if row[7] is None:
             unplaced.append(key)
         else:
-            out[key] = (row[7], orjson.loads(row[8]))  # a list: copied once, for the row
+            out[key] = (row[7], orjson.loads(row[8]))
     if unplaced:
         out.update(_placements(session, unplaced, counters))
     return out
@@ -1410,7 +1410,7 @@ def _walked(graph: _ApiGraph, sources: dict[str, str], listing: bool) -> _Walk:
         seen[node] = 1
     came_from: dict[int, tuple[int, str]] = {}
     levels: list[list[int]] = []
-    paths = {node: [sources[keys[node]]] for node in level}
+    paths = {node: [sources[keys[node]]] for node in level} if listing else {}
     listed: list[Consumer] = []
     while level:
         reached: list[int] = []

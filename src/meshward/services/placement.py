@@ -25,10 +25,11 @@ from meshward.store.models import Occurrence, SbomDependency, SbomDocument
 
 CHUNK = 500
 
-Placement = tuple[str, tuple[str, ...]]
+Placement = tuple[str, Sequence[str]]
 """Where a package sits in an SBOM: its dependency kind (``root``, ``direct``,
 ``transitive``, ``unknown``) and its shortest path from a root (labels, root first; empty
-when no root reaches it), over all its occurrences there."""
+when no root reaches it), over all its occurrences there. Placed here: a tuple; read back
+from a finding: the list its JSON decodes to."""
 
 UNPLACED: Placement = ("unknown", ())
 

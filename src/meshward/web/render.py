@@ -120,9 +120,14 @@ class Pager:
         self.more = len(rows) > self.size
         return list(rows[: self.size])
 
+    @property
+    def end(self) -> int:
+        """How many rows of a list, from its start, this page needs (``slice``)."""
+        return self.offset + self.fetch
+
     def slice(self, rows: Sequence[Any]) -> list[Any]:
-        """The page of a list already held whole."""
-        return self.take(rows[self.offset : self.offset + self.fetch])
+        """The page of a list held from its start to at least ``end``."""
+        return self.take(rows[self.offset : self.end])
 
     def url(self, number: int) -> str:
         url = self.request.url.include_query_params(**{self.param: number})

@@ -621,9 +621,9 @@ def blast_radius_page(
                     visible=keys,
                     limit=versions.size,
                     offset=versions.offset,
-                    consumer_limit=pagers["consumers"].offset + pagers["consumers"].fetch,
-                    application_limit=pagers["applications"].offset + pagers["applications"].fetch,
-                    environment_limit=pagers["running"].offset + pagers["running"].fetch,
+                    consumer_limit=pagers["consumers"].end,
+                    application_limit=pagers["applications"].end,
+                    environment_limit=pagers["running"].end,
                 ).to_dict()
             except MeshwardError as exc:
                 context["error"] = str(exc)
